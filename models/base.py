@@ -1,0 +1,42 @@
+"""The small interfaces every neural piece sits behind, so flows never care which model is loaded."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from PIL import Image
+
+
+class ModelError(RuntimeError):
+    """A model cannot be resolved or loaded (unknown name, missing folder, unsupported architecture)."""
+
+
+@runtime_checkable
+class ImageEncoder(Protocol):
+    """Images in, L2-normalised float32 vectors out."""
+
+    name: str      # registry name or path, stored in the `encoder` column
+    dim: int       # vector length
+    runtime: str   # "torch" or "onnxruntime"
+
+    def encode_images(self, images: list[Image.Image]) -> np.ndarray:
+        """(n, dim) float32, rows L2-normalised. `images` are RGB PIL images of any size."""
+        ...
+
+
+@runtime_checkable
+class TextEncoder(Protocol):
+    """Texts in, L2-normalised float32 vectors out."""
+
+    name: str
+    dim: int
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        """(n, dim) float32, rows L2-normalised."""
+        ...
+
+
+def l2_normalize(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), eps)

@@ -1,0 +1,26 @@
+"""Table schemas: the single source of truth for every table's columns (ARCHITECTURE.md §5)."""
+
+from persona_lens.schemas.base import PARTITION_COLUMN, Column, SchemaError, TableSchema, validate
+from persona_lens.schemas.tables import (
+    ATTENTION, CAPTION_SCORES, CAPTIONS, EMBEDDINGS, EXPLANATIONS, GENERATIONS, IMAGES, PERSONAS,
+    QUARANTINE, RANK_SUMMARY, RANKINGS, RUNS, TEXT_EMBEDDINGS, eval_table,
+)
+
+TABLES: dict[str, TableSchema] = {
+    t.name: t
+    for t in (IMAGES, QUARANTINE, GENERATIONS, EMBEDDINGS, TEXT_EMBEDDINGS, ATTENTION, CAPTIONS,
+              EXPLANATIONS, RANKINGS, RANK_SUMMARY, PERSONAS, CAPTION_SCORES, RUNS)
+}
+
+
+def get_schema(name: str) -> TableSchema:
+    """The schema of table `name`; `eval_<stage>` tables share one schema."""
+    if name in TABLES:
+        return TABLES[name]
+    if name.startswith("eval_"):
+        return eval_table(name.removeprefix("eval_"))
+    raise KeyError(f"unknown table {name!r}; known: {sorted(TABLES)} and eval_<stage>")
+
+
+__all__ = ["PARTITION_COLUMN", "Column", "SchemaError", "TableSchema", "TABLES", "get_schema", "validate",
+           "eval_table"]

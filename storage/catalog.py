@@ -1,0 +1,82 @@
+"""The DuckDB catalog: one view per table over the Parquet files, queried with bound parameters.
+
+DuckDB cannot install httpfs offline, so an S3 root is reached by registering the s3fs filesystem with
+DuckDB (`register_filesystem`), which DuckDB then uses for `s3://` paths.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from persona_lens.schemas import PARTITION_COLUMN
+from persona_lens.storage.root import DatasetRoot, StorageError
+
+
+class QueryError(ValueError):
+    """A SQL query failed (syntax, unknown table or column, wrong parameters)."""
+
+
+class Catalog:
+    """A DuckDB connection with a view per table found under the dataset root."""
+
+    def __init__(self, root: DatasetRoot) -> None:
+        self.root = root
+        self.con = duckdb.connect(":memory:")
+        if not root.is_local:
+            self.con.register_filesystem(root.fs)
+        self.tables: list[str] = []
+        self.refresh()
+
+    def refresh(self) -> list[str]:
+        """(Re)create one view per table that has committed parts; returns the table names."""
+        base = self.root.path("tables")
+        found = []
+        if self.root.fs.exists(base):
+            for entry in sorted(self.root.fs.ls(base, detail=False)):
+                name = entry.rstrip("/").rsplit("/", 1)[-1]
+                if not name.startswith((".", "_")) and self.root.fs.glob(
+                        f"{entry}/{PARTITION_COLUMN}=*/part-*.parquet"):
+                    found.append(name)
+        for name in found:
+            glob = self.root.uri("tables", name, f"{PARTITION_COLUMN}=*", "part-*.parquet")
+            # Identifiers cannot be bound parameters; `name` comes from our own folder listing and is
+            # quoted. The glob is a string literal with quotes escaped.
+            self.con.execute(
+                f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM read_parquet('
+                f"'{_sql_str(glob)}', hive_partitioning=true, union_by_name=true, "
+                f"hive_types={{'{PARTITION_COLUMN}': 'VARCHAR'}})"
+            )
+        self.tables = found
+        return found
+
+    def query(self, sql: str, params: list | dict | None = None) -> pa.Table:
+        """Run `sql` with bound `params` (`?` or `$name` placeholders); return an Arrow table."""
+        try:
+            rel = self.con.sql(sql, params=params or None)
+            return rel.to_arrow_table() if rel is not None else pa.table({})
+        except duckdb.Error as exc:
+            msg = str(exc).splitlines()[0]
+            hint = ""
+            if "does not exist" in msg and not self.tables:
+                hint = f" (no tables under {self.root.url!r} yet: run `persona-lens run` first)"
+            raise QueryError(f"{msg}{hint}") from exc
+        except OSError as exc:
+            raise StorageError(str(exc)) from exc
+
+    def scalar(self, sql: str, params: list | dict | None = None):
+        t = self.query(sql, params)
+        return t.column(0)[0].as_py() if t.num_rows else None
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "Catalog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _sql_str(s: str) -> str:
+    return s.replace("'", "''")
