@@ -42,8 +42,12 @@ def code_version() -> str:
 
 
 def record_run(root: DatasetRoot, flow: str, run_id: str, config: dict, started_at: dt.datetime,
-               timings: dict[str, float], counts: dict[str, int], status: str = "completed") -> None:
-    """Append this run's row to the `runs` table. `config` must hold no secrets (flow parameters only)."""
+               timings: dict[str, float], counts: dict[str, int], status: str = "completed",
+               part: str | None = None) -> None:
+    """Append this run's row to the `runs` table. `config` must hold no secrets (flow parameters only).
+
+    `part` distinguishes several runs of one flow under one run_id (e.g. one ingest per source).
+    """
     row = {
         "flow": flow, "status": status, "started_at": started_at,
         "finished_at": dt.datetime.now(dt.timezone.utc),
@@ -51,4 +55,4 @@ def record_run(root: DatasetRoot, flow: str, run_id: str, config: dict, started_
         "code_version": code_version(),
         "timings": list(timings.items()), "counts": list(counts.items()),
     }
-    write_part(root, "runs", RUNS.from_rows([row]), run_id, part=flow)
+    write_part(root, "runs", RUNS.from_rows([row]), run_id, part=part or flow)

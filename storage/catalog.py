@@ -9,7 +9,8 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from persona_lens.schemas import PARTITION_COLUMN
+from persona_lens.schemas import PARTITION_COLUMN, TABLES
+from persona_lens.storage.parquet import unfix_vectors
 from persona_lens.storage.root import DatasetRoot, StorageError
 
 
@@ -39,6 +40,7 @@ class Catalog:
                         f"{entry}/{PARTITION_COLUMN}=*/part-*.parquet"):
                     found.append(name)
         for name in found:
+            self.con.unregister(name)  # an empty placeholder registered by an earlier refresh
             glob = self.root.uri("tables", name, f"{PARTITION_COLUMN}=*", "part-*.parquet")
             # Identifiers cannot be bound parameters; `name` comes from our own folder listing and is
             # quoted. The glob is a string literal with quotes escaped.
@@ -47,6 +49,13 @@ class Catalog:
                 f"'{_sql_str(glob)}', hive_partitioning=true, union_by_name=true, "
                 f"hive_types={{'{PARTITION_COLUMN}': 'VARCHAR'}})"
             )
+        # Known tables with no rows yet get an empty, typed view, so `SELECT count(*) FROM quarantine`
+        # answers 0 instead of failing.
+        for name, schema in TABLES.items():
+            if name not in found:
+                empty = schema.empty()
+                empty = empty.append_column(PARTITION_COLUMN, pa.array([], pa.string()))
+                self.con.register(name, unfix_vectors(empty))
         self.tables = found
         return found
 

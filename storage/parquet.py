@@ -94,10 +94,10 @@ def read_table(root: DatasetRoot, table: str, columns: list[str] | None = None) 
             empty = empty.select(columns)
         return empty.append_column(PARTITION_COLUMN, pa.array([], pa.string()))
     # Vector columns of different encoders differ in size: keep them as variable lists when combined.
-    return pa.concat_tables([_unfix_vectors(p) for p in pieces], promote_options="permissive")
+    return pa.concat_tables([unfix_vectors(p) for p in pieces], promote_options="permissive")
 
 
-def _unfix_vectors(t: pa.Table) -> pa.Table:
+def unfix_vectors(t: pa.Table) -> pa.Table:
     for i, f in enumerate(t.schema):
         if pa.types.is_fixed_size_list(f.type):
             t = t.set_column(i, f.name, t.column(i).cast(pa.list_(f.type.value_type)))

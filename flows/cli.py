@@ -1,0 +1,183 @@
+"""`persona-lens`: the command line. Each stage command runs the stage's flow with the same parameters.
+
+Errors end as one line on stderr and a non-zero exit; set PERSONA_LENS_DEBUG=1 for the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from persona_lens.flows.common import configure_environment
+
+configure_environment()  # before Prefect or transformers are imported
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Persona Lens: how a personalized image model is personalized, measured.")
+
+RootOpt = Annotated[Optional[str], typer.Option("--root", help="Dataset root (path or s3://bucket/prefix); "
+                                                "default $PERSONA_LENS_ROOT, else ./data.")]
+
+
+def _print_tables(tables: dict) -> None:
+    from rich.console import Console
+
+    console = Console()
+    for name, table in tables.items():
+        console.print(_rich_table(table, title=name.replace("_", " ")))
+
+
+def _rich_table(table, title: str | None = None):
+    from rich.table import Table
+
+    out = Table(title=title, title_justify="left")
+    for col in table.column_names:
+        out.add_column(col)
+    for row in table.to_pylist():
+        out.add_row(*("" if v is None else str(v) for v in row.values()))
+    return out
+
+
+@app.command()
+def run(root: RootOpt = None,
+        config: Annotated[Optional[Path], typer.Option("--config", help="YAML/JSON pipeline config.")] = None) -> None:
+    """Run the main job: the whole pipeline (on the embedded default data unless the config names sources)."""
+    from persona_lens.flows.config import load_config
+    from persona_lens.flows.pipeline import pipeline_flow
+    from persona_lens.storage import open_root
+    from persona_lens.tasks.summary import dataset_summary
+
+    cfg = load_config(config).model_dump() if config else None
+    result = pipeline_flow(root=root, config=cfg)
+    data_root = open_root(result["root"])
+    _print_tables(dataset_summary(data_root))
+    typer.echo(f"\nrun {result['run_id']} finished in {sum(result['seconds'].values()):.1f} s "
+               f"({', '.join(f'{k} {v:.1f} s' for k, v in result['seconds'].items())})")
+    typer.echo(f"results: {data_root.uri('tables')}  (shards: {data_root.uri('shards')})")
+    typer.echo(f"query them: persona-lens sql \"SELECT * FROM images LIMIT 5\" --root {data_root.url}")
+
+
+@app.command()
+def ingest(source: Annotated[str, typer.Argument(help="Folder, manifest (.csv/.parquet), shards (.tar), or s3:// prefix.")],
+           root: RootOpt = None,
+           role: Annotated[str, typer.Option(help="reference, gallery, generated, scene, …")] = "gallery",
+           labels: Annotated[Optional[str], typer.Option(help="Label level names, e.g. category,subclass,instance.")] = None,
+           batch_size: Annotated[int, typer.Option(min=1, help="Images per batch (and per shard).")] = 256) -> None:
+    """Ingest images: validate, hash, dedupe, shard; bad items go to the quarantine table."""
+    from persona_lens.flows.ingest import ingest_flow
+
+    levels = [s.strip() for s in labels.split(",") if s.strip()] if labels else None
+    summary = ingest_flow(source, root=root, role=role, labels=levels, batch_size=batch_size)
+    typer.echo(json.dumps(summary, indent=2))
+
+
+@app.command()
+def embed(root: RootOpt = None,
+          encoder: Annotated[str, typer.Option(help="Image encoder name or local model folder.")] = "efficientnet-lite0",
+          text_encoder: Annotated[Optional[str], typer.Option(help="Text encoder name or folder; 'none' to skip.")] = "all-minilm-l6-v2",
+          batch_size: Annotated[int, typer.Option(min=1)] = 32,
+          runtime: Annotated[str, typer.Option(help="auto, torch or onnxruntime.")] = "auto") -> None:
+    """Embed every image (and caption text) not yet embedded by this encoder."""
+    from persona_lens.flows.embed import embed_flow
+
+    text = None if text_encoder in (None, "", "none") else text_encoder
+    summary = embed_flow(root=root, encoder=encoder, text_encoder=text, batch_size=batch_size, runtime=runtime)
+    typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+def _param_value(text: str):
+    """Bound parameters arrive as text; numbers are bound as numbers so comparisons type-check."""
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+@app.command()
+def sql(query: Annotated[str, typer.Argument(help="SQL over the table views, or @name for queries/<name>.sql.")],
+        root: RootOpt = None,
+        param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="Value for a `?` placeholder (repeat in order).")] = None,
+        named: Annotated[Optional[list[str]], typer.Option("--named", "-n", help="NAME=VALUE for a `$NAME` placeholder.")] = None,
+        fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or parquet.")] = "table",
+        output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None) -> None:
+    """Query the dataset with DuckDB; parameters are bound, never pasted into the SQL."""
+    from persona_lens.queries import load
+    from persona_lens.storage import Catalog, open_root
+
+    if fmt not in ("table", "csv", "json", "parquet"):
+        raise typer.BadParameter(f"--format must be table, csv, json or parquet, got {fmt!r}")
+    if param and named:
+        raise typer.BadParameter("use either --param (for ?) or --named (for $name), not both")
+    if fmt == "parquet" and output is None:
+        raise typer.BadParameter("--format parquet needs --output FILE")
+    params: list | dict | None = [_param_value(p) for p in param] if param else None
+    if named:
+        pairs = [n.split("=", 1) for n in named]
+        if any(len(p) != 2 or not p[0] for p in pairs):
+            raise typer.BadParameter(f"--named takes NAME=VALUE, got {named!r}")
+        params = {k: _param_value(v) for k, v in pairs}
+    text = load(query[1:]) if query.startswith("@") else query
+    with Catalog(open_root(root)) as catalog:
+        table = catalog.query(text, params)
+    _write_result(table, fmt, output)
+
+
+def _write_result(table, fmt: str, output: Path | None) -> None:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    if fmt == "parquet":
+        pq.write_table(table, output)
+        return
+    if fmt == "csv":
+        if output:
+            pacsv.write_csv(table, output)
+        else:
+            pacsv.write_csv(table, sys.stdout.buffer)
+        return
+    if fmt == "json":
+        text = json.dumps(table.to_pylist(), indent=2, default=str)
+    else:
+        from rich.console import Console
+
+        if output is None:
+            Console().print(_rich_table(table))
+            return
+        with output.open("w") as f:
+            Console(file=f, width=200).print(_rich_table(table))
+        return
+    if output:
+        output.write_text(text + "\n")
+    else:
+        typer.echo(text)
+
+
+def main() -> None:
+    """Console-script entry point: one clear line for every error, never a traceback by default."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # the CLI's last line of defence: everything becomes one line
+        if os.environ.get("PERSONA_LENS_DEBUG"):
+            raise
+        typer.echo(f"error: {_one_line(exc)}", err=True)
+        sys.exit(2)
+
+
+def _one_line(exc: BaseException) -> str:
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    known = ("SchemaError", "SourceError", "StorageError", "QueryError", "ModelError", "ConfigError", "BadImage")
+    return msg if exc.__class__.__name__ in known else f"{exc.__class__.__name__}: {msg}"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""Ingest: list a source, plan batches, validate/hash/dedupe/shard each batch (tasks wrap the logic)."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from persona_lens.schemas import QUARANTINE
+from persona_lens.storage import DatasetRoot, read_marker, read_table, write_marker, write_part
+from persona_lens.tasks.ingest.batches import Batch, BatchResult, plan_batches, process_batch, quarantine_row
+from persona_lens.tasks.ingest.sources import Listing, SourceError, list_source
+
+__all__ = ["Batch", "BatchResult", "Listing", "SourceError", "ingest_batch",
+           "list_source", "list_source_task", "plan_batches", "process_batch", "record_rejections"]
+
+# Resume is explicit (batch markers in storage), so Prefect's input-hash cache is off for these tasks:
+# their inputs hold filesystem handles that cannot be hashed.
+
+
+@task(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
+def list_source_task(source: str, label_levels: list[str] | None, root: DatasetRoot) -> Listing:
+    """List the source's files or shards."""
+    return list_source(source, label_levels, root.settings)
+
+
+@task(cache_policy=NO_CACHE)
+def record_rejections(root: DatasetRoot, listing: Listing, run_id: str) -> int:
+    """Quarantine the items refused while listing (bad manifest rows, wrong folder depth)."""
+    rows = [quarantine_row("ingest", r) for r in listing.rejected]
+    write_part(root, "quarantine", QUARANTINE.from_rows(rows), run_id, part=f"ingest-listing-{listing.key}")
+    return len(rows)
+
+
+@task(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
+def ingest_batch(batch: Batch, listing: Listing, root: DatasetRoot, *, role: str, run_id: str,
+                 label_levels: list[str] | None, shard_start: int) -> dict:
+    """Ingest one batch unless its marker says it is done; return its stats."""
+    if read_marker(root, "ingest", batch.key) is not None:
+        return {"images": 0, "quarantined": 0, "duplicates": 0, "shards": 0, "skipped": 1}
+    # Read the ids fresh for every batch: earlier batches of this run have committed their parts, so
+    # dedupe needs no state carried between tasks (and survives a resumed run).
+    seen = set(read_table(root, "images", columns=["image_id"]).column("image_id").to_pylist())
+    result = process_batch(batch, listing.fs, root, role=role, run_id=run_id, label_levels=label_levels,
+                           seen=seen, shard_start=shard_start)
+    stats = {**result.stats, "run_id": run_id, "skipped": 0}
+    write_marker(root, "ingest", batch.key, stats)
+    return stats
