@@ -1,0 +1,53 @@
+"""The ingest flow end to end: counts, quarantine, the runs row, and resuming a killed run."""
+
+import pytest
+
+from persona_lens.flows.ingest import ingest_flow
+from persona_lens.storage import Catalog, read_table
+from persona_lens.tasks.ingest import batches as batches_module
+from tests.images_factory import photo_bytes
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+@pytest.fixture
+def folder(tmp_path):
+    base = tmp_path / "src"
+    for i in range(7):
+        p = base / "animal" / f"kind{i % 2}" / f"ind{i}" / f"{i}.jpg"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(photo_bytes(i))
+    (base / "animal" / "stray.jpg").write_bytes(photo_bytes(100))  # wrong depth
+    return base
+
+
+def test_ingest_flow_writes_images_quarantine_and_a_runs_row(folder, root):
+    summary = ingest_flow(str(folder), root=root.url, labels=["category", "subclass", "instance"], batch_size=3)
+    assert (summary["images"], summary["quarantined"], summary["shards"]) == (7, 1, 3)
+    with Catalog(root) as cat:
+        assert cat.scalar("SELECT count(DISTINCT instance) FROM images WHERE category = ?", ["animal"]) == 7
+        assert cat.scalar("SELECT reason FROM quarantine") == "label_depth"
+        run = cat.query("SELECT flow, status, counts FROM runs").to_pylist()[0]
+    assert (run["flow"], run["status"], dict(run["counts"])["images"]) == ("ingest", "completed", 7)
+
+
+def test_a_killed_run_resumes_without_losing_or_duplicating_rows(folder, root, monkeypatch):
+    real = batches_module.process_batch
+    calls = {"n": 0}
+
+    def dies_on_third_batch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("killed")  # like a SIGINT: not retried
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("persona_lens.tasks.ingest.process_batch", dies_on_third_batch)
+    with pytest.raises(BaseException):
+        ingest_flow(str(folder), root=root.url, labels=["category", "subclass", "instance"], batch_size=3)
+    assert read_table(root, "images").num_rows == 6
+
+    monkeypatch.setattr("persona_lens.tasks.ingest.process_batch", real)
+    summary = ingest_flow(str(folder), root=root.url, labels=["category", "subclass", "instance"], batch_size=3)
+    assert (summary["skipped"], summary["images"]) == (2, 1)
+    ids = read_table(root, "images").column("image_id").to_pylist()
+    assert len(ids) == len(set(ids)) == 7
