@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
@@ -10,12 +11,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# Before Prefect is imported anywhere: never touch the user's ~/.prefect from tests.
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="persona-lens-prefect-")
 
 
 @pytest.fixture(scope="session")
-def prefect_harness(tmp_path_factory):
+def prefect_harness():
     """A temporary Prefect API for flow tests (started once; ~10 s)."""
-    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=60):
