@@ -7,6 +7,7 @@ import time
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
+from prefect.utilities.annotations import quote
 
 from persona_lens.flows.common import new_run_id, record_run
 from persona_lens.storage import open_root
@@ -21,10 +22,11 @@ def ingest_flow(source: str, root: str | None = None, role: str = "gallery", lab
     run_id = run_id or new_run_id()
     data_root = open_root(root).ensure()
     listing = list_source_task(source, labels, data_root)
-    rejected = record_rejections(data_root, listing, run_id)
+    rejected = record_rejections(data_root, quote(listing), run_id)
     next_shard, totals = 0, {"images": 0, "quarantined": rejected, "duplicates": 0, "shards": 0, "skipped": 0}
     for batch in plan_batches(listing, role, labels, batch_size):
-        stats = ingest_batch(batch, listing, data_root, role=role, run_id=run_id, label_levels=labels,
+        # quote(): Prefect would otherwise walk every file of the batch looking for futures.
+        stats = ingest_batch(quote(batch), source, data_root, role=role, run_id=run_id, label_levels=labels,
                              shard_start=next_shard)
         next_shard += stats["shards"]
         totals = {k: totals[k] + stats[k] for k in totals}

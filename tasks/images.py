@@ -81,7 +81,12 @@ def decode_rgb(data: bytes) -> Image.Image:
     Transparent pixels are composited on white (a plain RGB conversion would expose whatever colour
     hides under alpha=0, often black). Raises BadImage with a reason code for anything unacceptable.
     """
+    return _decode(data)[0]
+
+
+def _decode(data: bytes) -> tuple[Image.Image, str]:
     img = _open(data)
+    fmt = img.format
     try:
         img.load()  # full decode: truncated or corrupt data fails here, not later in a model
         img = ImageOps.exif_transpose(img)
@@ -91,11 +96,10 @@ def decode_rgb(data: bytes) -> Image.Image:
         rgba = img.convert("RGBA")
         canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(canvas, rgba)
-    return img.convert("RGB")
+    return (img if img.mode == "RGB" else img.convert("RGB")), fmt
 
 
 def check_image(data: bytes) -> tuple[CheckedImage, Image.Image]:
     """Validate and decode `data`; return its facts (id = sha256 of the bytes) and the RGB image."""
-    img = decode_rgb(data)
-    fmt = _open(data).format
+    img, fmt = _decode(data)
     return CheckedImage(image_id_of(data), fmt, EXTENSIONS[fmt], img.width, img.height, len(data)), img

@@ -6,7 +6,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from persona_lens.schemas import QUARANTINE
-from persona_lens.storage import DatasetRoot, read_marker, read_table, write_marker, write_part
+from persona_lens.storage import DatasetRoot, filesystem_for, read_marker, read_table, write_marker, write_part
 from persona_lens.tasks.ingest.batches import Batch, BatchResult, plan_batches, process_batch, quarantine_row
 from persona_lens.tasks.ingest.sources import Listing, SourceError, list_source
 
@@ -32,7 +32,7 @@ def record_rejections(root: DatasetRoot, listing: Listing, run_id: str) -> int:
 
 
 @task(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
-def ingest_batch(batch: Batch, listing: Listing, root: DatasetRoot, *, role: str, run_id: str,
+def ingest_batch(batch: Batch, source: str, root: DatasetRoot, *, role: str, run_id: str,
                  label_levels: list[str] | None, shard_start: int) -> dict:
     """Ingest one batch unless its marker says it is done; return its stats."""
     if read_marker(root, "ingest", batch.key) is not None:
@@ -40,7 +40,8 @@ def ingest_batch(batch: Batch, listing: Listing, root: DatasetRoot, *, role: str
     # Read the ids fresh for every batch: earlier batches of this run have committed their parts, so
     # dedupe needs no state carried between tasks (and survives a resumed run).
     seen = set(read_table(root, "images", columns=["image_id"]).column("image_id").to_pylist())
-    result = process_batch(batch, listing.fs, root, role=role, run_id=run_id, label_levels=label_levels,
+    fs, _ = filesystem_for(source, root.settings)
+    result = process_batch(batch, fs, root, role=role, run_id=run_id, label_levels=label_levels,
                            seen=seen, shard_start=shard_start)
     stats = {**result.stats, "run_id": run_id, "skipped": 0}
     write_marker(root, "ingest", batch.key, stats)
