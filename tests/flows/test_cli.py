@@ -1,0 +1,85 @@
+"""The command line: bound parameters, output formats, one-line errors."""
+
+import datetime as dt
+import json
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from persona_lens.flows.cli import app, main
+from persona_lens.schemas import IMAGES
+from persona_lens.storage import write_part
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def filled_root(root):
+    rows = [dict(image_id=f"{i:064x}", uri=f"s#{i}.jpg", role="gallery", source=f"{i}.jpg",
+                 category="bird" if i < 3 else "cat", labels=[], width=8 + i, height=8, format="JPEG",
+                 num_bytes=10, ingested_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)) for i in range(5)]
+    write_part(root, "images", IMAGES.from_rows(rows), "r1")
+    return root
+
+
+def test_sql_binds_positional_parameters(filled_root):
+    res = runner.invoke(app, ["sql", "SELECT count(*) AS n FROM images WHERE category = ? AND width > ?",
+                              "-p", "bird", "-p", "8", "--root", filled_root.url, "-f", "json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output) == [{"n": 2}]
+
+
+def test_sql_binds_named_parameters_and_a_quote_in_a_value_is_just_data(filled_root):
+    res = runner.invoke(app, ["sql", "SELECT count(*) AS n FROM images WHERE category = $c",
+                              "-n", "c=bird' OR '1'='1", "--root", filled_root.url, "-f", "csv"])
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines() == ['"n"', "0"]
+
+
+def test_sql_writes_parquet_to_a_file(filled_root, tmp_path):
+    out = tmp_path / "r.parquet"
+    res = runner.invoke(app, ["sql", "SELECT image_id, run_id FROM images", "--root", filled_root.url,
+                              "-f", "parquet", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    t = pq.read_table(out)
+    assert t.num_rows == 5 and set(t.column("run_id").to_pylist()) == {"r1"}
+
+
+def test_sql_runs_a_named_query_file(filled_root):
+    res = runner.invoke(app, ["sql", "@images_by_label", "--root", filled_root.url, "-f", "json"])
+    assert res.exit_code == 0, res.output
+    assert {r["category"]: r["images"] for r in json.loads(res.output)} == {"bird": 3, "cat": 2}
+
+
+def run_main(monkeypatch, capsys, *argv):
+    monkeypatch.setattr(sys, "argv", ["persona-lens", *argv])
+    monkeypatch.delenv("PERSONA_LENS_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    return exit_info.value.code, capsys.readouterr()
+
+
+def test_a_bad_query_is_one_line_on_stderr_and_exit_2(filled_root, monkeypatch, capsys):
+    code, out = run_main(monkeypatch, capsys, "sql", "SELECT * FROM nosuchtable", "--root", filled_root.url)
+    assert code == 2
+    assert out.err.count("\n") == 1 and out.err.startswith("error: ") and "nosuchtable" in out.err
+    assert "Traceback" not in out.err + out.out
+
+
+def test_an_unknown_query_file_is_named(filled_root, monkeypatch, capsys):
+    code, out = run_main(monkeypatch, capsys, "sql", "@nope", "--root", filled_root.url)
+    assert code == 2 and "no query named 'nope'" in out.err
+
+
+def test_a_missing_config_file_is_one_line(tmp_path, monkeypatch, capsys):
+    code, out = run_main(monkeypatch, capsys, "run", "--root", str(tmp_path), "--config", str(tmp_path / "x.yaml"))
+    assert code == 2 and out.err.startswith("error: cannot read config file")
+
+
+def test_a_config_with_an_unknown_field_names_it(tmp_path, monkeypatch, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("embed:\n  encoderr: foo\n")
+    code, out = run_main(monkeypatch, capsys, "run", "--root", str(tmp_path), "--config", str(cfg))
+    assert code == 2 and "'embed.encoderr'" in out.err
