@@ -84,3 +84,14 @@ def test_missing_extra_and_mistyped_columns_are_named():
         validate(t.append_column("extra", pa.array([1])), EMBEDDINGS)
     with pytest.raises(SchemaError, match="'dim' must be int32, got int64"):
         validate(t.set_column(2, "dim", pa.array([1], pa.int64())), EMBEDDINGS)
+
+
+def test_docs_tables_md_is_generated_from_the_current_schemas():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "tables.md"
+    fresh = subprocess.run([sys.executable, "-m", "persona_lens.schemas"], capture_output=True, text=True,
+                           check=True).stdout
+    assert docs.read_text() == fresh, "regenerate: python -m persona_lens.schemas > docs/tables.md"
