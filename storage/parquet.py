@@ -60,8 +60,11 @@ def write_part(root: DatasetRoot, table: str, data: pa.Table, run_id: str, part:
                 pq.write_table(data, f, compression="zstd")
             fs.mv(tmp, final)
         else:
-            with fs.open(final, "wb") as f:
-                pq.write_table(data, f, compression="zstd")
+            # Serialise first, then upload in one call: writing through `fs.open` would upload the bytes
+            # written so far when an exception closes the file (fsspec's __exit__ commits on close).
+            buf = pa.BufferOutputStream()
+            pq.write_table(data, buf, compression="zstd")
+            fs.pipe_file(final, buf.getvalue().to_pybytes())
     except OSError as exc:
         raise StorageError(f"cannot write {table!r} part {part!r} under {root.url!r}: {exc}") from exc
     return final
