@@ -23,12 +23,10 @@ def ingest_flow(source: str, root: str | None = None, role: str = "gallery", lab
     data_root = open_root(root).ensure()
     listing = list_source_task(source, labels, data_root)
     rejected = record_rejections(data_root, quote(listing), run_id)
-    next_shard, totals = 0, {"images": 0, "quarantined": rejected, "duplicates": 0, "shards": 0, "skipped": 0}
+    totals = {"images": 0, "quarantined": rejected, "duplicates": 0, "shards": 0, "skipped": 0}
     for batch in plan_batches(listing, role, labels, batch_size):
         # quote(): Prefect would otherwise walk every file of the batch looking for futures.
-        stats = ingest_batch(quote(batch), source, data_root, role=role, run_id=run_id, label_levels=labels,
-                             shard_start=next_shard)
-        next_shard += stats["shards"]
+        stats = ingest_batch(quote(batch), source, data_root, role=role, run_id=run_id, label_levels=labels)
         totals = {k: totals[k] + stats[k] for k in totals}
     summary = {"run_id": run_id, "root": data_root.url, "source": source, "role": role, **totals,
                "seconds": round(time.perf_counter() - t0, 2)}

@@ -28,14 +28,18 @@ class ShardWriter:
     `write(key, {ext: bytes})` returns the sample's member URIs (`<shard path>#<key>.<ext>`, relative to
     the root). `close()` commits the open shard. Use as a context manager; an exception discards the
     open shard instead of committing it.
+
+    Numbering starts after the last shard already committed in the folder (or at `start`), so a resumed
+    or repeated run under the same run_id never overwrites a shard that committed rows point into.
     """
 
-    def __init__(self, root: DatasetRoot, role: str, run_id: str, *, start: int = 0,
+    def __init__(self, root: DatasetRoot, role: str, run_id: str, *, start: int | None = None,
                  maxcount: int = 1000, maxsize: int = 1 << 30) -> None:
         if maxcount < 1 or maxsize < 1:
             raise ValueError(f"maxcount and maxsize must be positive, got {maxcount} and {maxsize}")
         self.root, self.folder = root, shard_dir(root, role, run_id)
-        self.index, self.maxcount, self.maxsize = start, maxcount, maxsize
+        self.index = next_shard_index(root, self.folder) if start is None else start
+        self.maxcount, self.maxsize = maxcount, maxsize
         self.shards: list[str] = []
         self._buf: io.BytesIO | None = None
         self._tar: wds.TarWriter | None = None
@@ -97,6 +101,15 @@ class ShardWriter:
             self.close()
         else:
             self._tar = self._buf = None
+
+
+def next_shard_index(root: DatasetRoot, folder: str) -> int:
+    """One past the highest committed `shard-<n>.tar` in `folder` (0 when there is none)."""
+    if not root.fs.exists(folder):
+        return 0
+    names = [p.rsplit("/", 1)[-1] for p in root.fs.glob(f"{folder}/shard-*.tar")]
+    numbers = [int(n[6:-4]) for n in names if n[6:-4].isdigit()]
+    return max(numbers, default=-1) + 1
 
 
 def split_uri(uri: str) -> tuple[str, str]:

@@ -33,7 +33,7 @@ def record_rejections(root: DatasetRoot, listing: Listing, run_id: str) -> int:
 
 @task(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
 def ingest_batch(batch: Batch, source: str, root: DatasetRoot, *, role: str, run_id: str,
-                 label_levels: list[str] | None, shard_start: int) -> dict:
+                 label_levels: list[str] | None) -> dict:
     """Ingest one batch unless its marker says it is done; return its stats."""
     if read_marker(root, "ingest", batch.key) is not None:
         return {"images": 0, "quarantined": 0, "duplicates": 0, "shards": 0, "skipped": 1}
@@ -42,7 +42,7 @@ def ingest_batch(batch: Batch, source: str, root: DatasetRoot, *, role: str, run
     seen = set(read_table(root, "images", columns=["image_id"]).column("image_id").to_pylist())
     fs, _ = filesystem_for(source, root.settings)
     result = process_batch(batch, fs, root, role=role, run_id=run_id, label_levels=label_levels,
-                           seen=seen, shard_start=shard_start)
+                           seen=seen)
     stats = {**result.stats, "run_id": run_id, "skipped": 0}
     write_marker(root, "ingest", batch.key, stats)
     return stats

@@ -159,7 +159,7 @@ def images_row(item: FileItem, checked, uri: str, role: str) -> dict:
 
 
 def process_batch(batch: Batch, fs: fsspec.AbstractFileSystem, root: DatasetRoot, *, role: str, run_id: str,
-                  label_levels: list[str] | None, seen: set[str], shard_start: int,
+                  label_levels: list[str] | None, seen: set[str],
                   shard_maxcount: int = 1000, shard_maxsize: int = 1 << 30) -> BatchResult:
     """Validate, hash, dedupe and shard one batch; write its shards, `images` and `quarantine` parts.
 
@@ -171,7 +171,7 @@ def process_batch(batch: Batch, fs: fsspec.AbstractFileSystem, root: DatasetRoot
         items = _iter_tar_items(fs, batch.tar, display_path(fs, batch.tar), label_levels)
     else:
         items = _read_files(fs, batch.files)
-    with ShardWriter(root, role, run_id, start=shard_start, maxcount=shard_maxcount,
+    with ShardWriter(root, role, run_id, maxcount=shard_maxcount,
                      maxsize=shard_maxsize) as writer:
         for entry in items:
             if isinstance(entry, Rejection):

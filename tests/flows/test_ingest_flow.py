@@ -3,7 +3,8 @@
 import pytest
 
 from persona_lens.flows.ingest import ingest_flow
-from persona_lens.storage import Catalog, read_table
+from persona_lens.storage import Catalog, read_members, read_table
+from persona_lens.tasks.images import image_id_of
 from persona_lens.tasks.ingest import batches as batches_module
 from tests.images_factory import photo_bytes
 
@@ -31,7 +32,8 @@ def test_ingest_flow_writes_images_quarantine_and_a_runs_row(folder, root):
     assert (run["flow"], run["status"], dict(run["counts"])["images"]) == ("ingest", "completed", 7)
 
 
-def test_a_killed_run_resumes_without_losing_or_duplicating_rows(folder, root, monkeypatch):
+@pytest.mark.parametrize("same_run_id", [False, True], ids=["new-run-id", "same-run-id"])
+def test_a_killed_run_resumes_without_losing_or_duplicating_rows(folder, root, monkeypatch, same_run_id):
     real = batches_module.process_batch
     calls = {"n": 0}
 
@@ -42,12 +44,18 @@ def test_a_killed_run_resumes_without_losing_or_duplicating_rows(folder, root, m
         return real(*args, **kwargs)
 
     monkeypatch.setattr("persona_lens.tasks.ingest.process_batch", dies_on_third_batch)
+    run_id = "resumed" if same_run_id else None
     with pytest.raises(BaseException):
-        ingest_flow(str(folder), root=root.url, labels=["category", "subclass", "instance"], batch_size=3)
+        ingest_flow(str(folder), root=root.url, labels=["category", "subclass", "instance"], batch_size=3,
+                    run_id=run_id)
     assert read_table(root, "images").num_rows == 6
 
     monkeypatch.setattr("persona_lens.tasks.ingest.process_batch", real)
-    summary = ingest_flow(str(folder), root=root.url, labels=["category", "subclass", "instance"], batch_size=3)
+    summary = ingest_flow(str(folder), root=root.url, labels=["category", "subclass", "instance"], batch_size=3,
+                          run_id=run_id)
     assert (summary["skipped"], summary["images"]) == (2, 1)
-    ids = read_table(root, "images").column("image_id").to_pylist()
-    assert len(ids) == len(set(ids)) == 7
+    rows = read_table(root, "images").to_pylist()
+    assert len({r["image_id"] for r in rows}) == len(rows) == 7
+    # Every row still points at its own bytes: the resumed batch did not overwrite an earlier shard.
+    got = read_members(root, [r["uri"] for r in rows])
+    assert all(image_id_of(got[r["uri"]]) == r["image_id"] for r in rows)

@@ -16,13 +16,11 @@ LEVELS = ["category", "subclass", "instance"]
 
 def ingest_all(source, root, labels=LEVELS, batch_size=100, role="gallery", run_id="r1"):
     listing = list_source(str(source), labels)
-    results, start = [], 0
+    results = []
     for batch in plan_batches(listing, role, labels, batch_size):
         seen = set(read_table(root, "images", ["image_id"]).column("image_id").to_pylist())
-        r = process_batch(batch, listing.fs, root, role=role, run_id=run_id, label_levels=labels,
-                          seen=seen, shard_start=start)
-        start += len(r.shards)
-        results.append(r)
+        results.append(process_batch(batch, listing.fs, root, role=role, run_id=run_id, label_levels=labels,
+                                     seen=seen))
     return listing, results
 
 
