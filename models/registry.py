@@ -1,0 +1,136 @@
+"""The encoder registry: a name or a local folder → a loaded encoder, once per process.
+
+Names: `efficientnet-lite0` (image, default), `all-minilm-l6-v2` (text, default). A folder is detected
+by its files: `modules.json` → sentence-transformers (text); `config.json` → transformers, by
+`model_type` (CLIP/SigLIP: image and text; DINOv2/ViT/DeiT: image, CLS token). Nothing is ever
+downloaded: HF_HUB_OFFLINE is set before any loading.
+
+An encoder's canonical name (the registry name, or the folder's absolute path) is what the
+`encoder` column stores, so `./clip` and `/abs/clip` are one encoder.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+from pathlib import Path
+
+from persona_lens.models.base import ImageEncoder, ModelError, TextEncoder
+from persona_lens.models.runtime import check_runtime, check_threads
+
+IMAGE_ENCODERS = ("efficientnet-lite0",)
+TEXT_ENCODERS = ("all-minilm-l6-v2",)
+
+
+def _offline() -> None:
+    # Loading by folder must never fall back to the hub; users may still override explicitly.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def _canonical(name_or_path: str, known: tuple[str, ...], kind: str) -> str:
+    if not isinstance(name_or_path, str) or not name_or_path.strip():
+        raise ModelError(f"{kind} encoder must be a name or a folder path, got {name_or_path!r}")
+    if name_or_path.lower() in known:
+        return name_or_path.lower()
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return str(path.resolve())
+    raise ModelError(f"unknown {kind} encoder {name_or_path!r}: not one of {list(known)} "
+                     f"and not an existing folder")
+
+
+def canonical_image_encoder(name_or_path: str) -> str:
+    """The name stored in the `encoder` column for this image encoder (no model is loaded)."""
+    return _canonical(name_or_path, IMAGE_ENCODERS, "image")
+
+
+def canonical_text_encoder(name_or_path: str) -> str:
+    """The name stored in the `encoder` column for this text encoder (no model is loaded)."""
+    return _canonical(name_or_path, TEXT_ENCODERS, "text")
+
+
+def encoder_slug(canonical: str) -> str:
+    """A short file-name-safe key for an encoder: the name itself, or a folder's name plus a path hash."""
+    if canonical in IMAGE_ENCODERS + TEXT_ENCODERS:
+        return canonical
+
+    tail = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(canonical).name)[:40] or "model"
+    return f"{tail}-{hashlib.sha256(canonical.encode()).hexdigest()[:8]}"
+
+
+def load_image_encoder(name_or_path: str = "efficientnet-lite0", runtime: str = "auto",
+                       threads: int | None = None) -> ImageEncoder:
+    """The image encoder `name_or_path` on `runtime` ("auto", "torch", "onnxruntime").
+
+    `threads` sets ONNX Runtime's intra-op threads (None: its default). Loaded once per process and
+    argument set (flows call this per shard). Raises ModelError for an unknown name, a missing folder,
+    an unsupported model, or a bad `runtime`/`threads`.
+    """
+    from persona_lens.storage import get_settings
+
+    return _load_image(canonical_image_encoder(name_or_path), check_runtime(runtime), check_threads(threads),
+                       str(get_settings().cache_dir))
+
+
+def load_text_encoder(name_or_path: str = "all-minilm-l6-v2") -> TextEncoder:
+    """The text encoder `name_or_path`, loaded once per process. Raises ModelError like load_image_encoder."""
+    return _load_text(canonical_text_encoder(name_or_path))
+
+
+@functools.cache
+def _load_image(canonical: str, runtime: str, threads: int | None, cache_dir: str) -> ImageEncoder:
+    _offline()
+    if canonical == "efficientnet-lite0":
+        from persona_lens.models.efficientnet import EfficientNetLite0Encoder
+
+        return EfficientNetLite0Encoder(runtime=runtime, cache_dir=cache_dir, threads=threads)
+    from persona_lens.models.text import is_sentence_transformers_folder
+
+    if is_sentence_transformers_folder(canonical):
+        raise ModelError(f"image encoder {canonical!r} is a sentence-transformers (text) model folder")
+    if not (Path(canonical) / "config.json").is_file():
+        raise ModelError(f"image encoder folder {canonical!r} has no config.json (not a transformers model)")
+    return _load_hf(canonical, runtime, threads, cache_dir)
+
+
+@functools.cache
+def _load_text(canonical: str) -> TextEncoder:
+    _offline()
+    from persona_lens.models.text import MINILM_NAME, SentenceTextEncoder, is_sentence_transformers_folder, \
+        minilm_folder
+
+    if canonical == MINILM_NAME:
+        return SentenceTextEncoder(minilm_folder(), MINILM_NAME)
+    if is_sentence_transformers_folder(canonical):
+        return SentenceTextEncoder(canonical, canonical)
+    if not (Path(canonical) / "config.json").is_file():
+        raise ModelError(f"text encoder folder {canonical!r} has neither modules.json nor config.json")
+    encoder = _load_hf(canonical, "torch", None, "")
+    if not encoder.has_text:
+        raise ModelError(f"text encoder {canonical!r} is a {encoder.model_type} vision model "
+                         f"without a text tower")
+    return encoder
+
+
+def _load_hf(canonical: str, runtime: str, threads: int | None, cache_dir: str):
+    # One cache entry for both towers, so a CLIP folder used as image and text encoder loads once:
+    # "auto" is eager torch for transformers folders, and threads/cache only matter to ONNX Runtime.
+    if runtime in ("auto", "torch"):
+        return _load_hf_cached(canonical, "torch", None, "")
+    return _load_hf_cached(canonical, runtime, threads, cache_dir)
+
+
+@functools.cache
+def _load_hf_cached(canonical: str, runtime: str, threads: int | None, cache_dir: str):
+    from persona_lens.models.hf_vision import HFVisionEncoder
+
+    return HFVisionEncoder(canonical, runtime=runtime, cache_dir=cache_dir or None, threads=threads)
+
+
+def clear_cache() -> None:
+    """Forget every loaded encoder (tests; a long-lived worker switching models)."""
+    for fn in (_load_image, _load_text, _load_hf_cached):
+        fn.cache_clear()
