@@ -11,6 +11,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from persona_lens.flows.common import configure_environment, new_run_id, record_run
+from persona_lens.models.registry import encoder_slug
 from persona_lens.storage import open_root
 from persona_lens.tasks.embed import (
     check_params, embed_shard_task, embed_texts_task, plan_task, summarize, summary_markdown,
@@ -44,5 +45,5 @@ def embed_flow(root: str | None = None, encoder: str = "efficientnet-lite0",
                {"encoder": encoder, "text_encoder": text_encoder, "batch_size": batch_size,
                 "runtime": runtime, "threads": threads}, started,
                {k: float(summary[k]) for k in ("decode_s", "encode_s", "seconds")},
-               {k: v for k, v in summary.items() if isinstance(v, int)})
+               {k: v for k, v in summary.items() if isinstance(v, int)}, part=f"embed-{encoder_slug(image_enc)}")
     return {"run_id": run_id, "root": data_root.url, **summary}
