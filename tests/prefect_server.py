@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,15 +16,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.ports import free_ports
+
 REPO = Path(__file__).resolve().parents[1]
 PREFECT = str(Path(sys.executable).with_name("prefect"))
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def prefect_env(home: Path, api_url: str | None = None, **extra: str) -> dict[str, str]:
@@ -108,7 +102,7 @@ class PrefectServer(ManagedProcess):
 
     def __init__(self, home: Path, log_dir: Path, port: int | None = None, ui: bool = False):
         self.home = home
-        self.port = port or free_port()
+        self.port = port or free_ports(1)[0]
         self.api_url = f"http://127.0.0.1:{self.port}/api"
         home.mkdir(parents=True, exist_ok=True)
         args = [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(self.port),

