@@ -1,5 +1,8 @@
 """The things a scene holds: object kinds, their colours, sizes and textures, and how each is drawn.
 
+`SceneObject` is one placed object (what world_objects rows hold); scenes.py places them, viewers.py
+looks at them.
+
 Every kind is drawn from a few shaded parts inside its box (u, v in [0, 1] of the box), so a cup has
 a rim, coffee and a handle and a cat has ears and a tail: pictures of things that a captioner can
 name, not blobs. The object's colour and texture go on its main parts; fixed parts (a lamp's metal
@@ -43,6 +46,26 @@ class Box:
 
     def poly(self, *uv: tuple[float, float]) -> list[tuple[float, float]]:
         return [self.at(u, v) for u, v in uv]
+
+
+@dataclass(frozen=True)
+class SceneObject:
+    """One object of a scene; box centre x, y and size w, h are fractions of the image side."""
+
+    object_id: str
+    kind: str
+    color: str
+    size: str
+    texture: str
+    x: float
+    y: float
+    w: float
+    h: float
+    depth: int              # painting order: 0 is furthest back
+
+    def attributes(self) -> dict:
+        return {"color": self.color, "rgb": list(COLORS[self.color]), "size": self.size,
+                "texture": self.texture, "depth": self.depth}
 
 
 Draw = Callable[[Painter, Box, Look, np.random.Generator], None]

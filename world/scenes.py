@@ -2,7 +2,8 @@
 
 `scene_layout(spec, index)` decides, without drawing, what scene `index` holds: its setting, light and
 objects (kind, colour, size, texture, box). `render_scene` paints that layout and writes the PNG;
-`render_scenes` does it for the whole pool. Layout and paint draw from separate generators
+`render_scene_pool` does it for the whole pool, and `render_scenes` (what world/make.py calls) adds
+the viewers who look at the pool (world/viewers.py). Layout and paint draw from separate generators
 (`rng_for(seed, "scene", i)` and `rng_for(seed, "scene-paint", i)`), so the layout never depends on
 how many random numbers painting used, and any scene can be rendered alone, in any order.
 
@@ -10,6 +11,7 @@ Output, under `out`:
     images/scenes/scene-00000.png …       manifest role "scene", column `path` (relative to `out`)
     world_images rows                     kind "scene", params JSON (scene index, setting, light, …)
     world_objects rows                    one per object: object_id "o0"…, kind, attributes JSON, box
+    world_viewers, attention, captions    from simulate_viewers (render_scenes only)
 
 Objects of one scene have distinct kinds (a caption's "cup" names exactly one object), and boxes
 overlap only a little (at most `MAX_OVERLAP` of the narrower width), so each object's centre stays
@@ -25,33 +27,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from persona_lens.world.scene_objects import COLORS, KINDS, OBJECT_TEXTURES, SIZES, Box
+from persona_lens.world.scene_objects import COLORS, KINDS, OBJECT_TEXTURES, SIZES, Box, SceneObject
 from persona_lens.world.scene_painter import SETTINGS, SUPERSAMPLE, Look, Painter, paint_surface
 from persona_lens.world.spec import WorldError, WorldPart, WorldSpec, rng_for, save_png
+from persona_lens.world.viewers import simulate_viewers
 
 SCENE_DIR = Path("images") / "scenes"
 MAX_OVERLAP = 0.2           # of the narrower of two neighbours' widths
 MARGIN = 0.03               # free border around the objects, fraction of the image
-
-
-@dataclass(frozen=True)
-class SceneObject:
-    """One object of a scene; box centre x, y and size w, h are fractions of the image side."""
-
-    object_id: str
-    kind: str
-    color: str
-    size: str
-    texture: str
-    x: float
-    y: float
-    w: float
-    h: float
-    depth: int              # painting order: 0 is furthest back
-
-    def attributes(self) -> dict:
-        return {"color": self.color, "rgb": list(COLORS[self.color]), "size": self.size,
-                "texture": self.texture, "depth": self.depth}
 
 
 @dataclass(frozen=True)
@@ -178,8 +161,8 @@ def render_scene(spec: WorldSpec, index: int, out: Path) -> WorldPart:
     return part
 
 
-def render_scenes(spec: WorldSpec, out: Path) -> WorldPart:
-    """Render the whole scene pool (spec.scenes images) under `out`, in index order.
+def render_scene_pool(spec: WorldSpec, out: Path) -> WorldPart:
+    """Render the scene pool (spec.scenes images) under `out`, in index order, without viewers.
 
     Scenes are independent: a caller that wants parallelism can call `render_scene` per index in any
     order and merge the parts; the bytes and rows are the same.
@@ -189,3 +172,11 @@ def render_scenes(spec: WorldSpec, out: Path) -> WorldPart:
     for index in range(spec.scenes):
         part.merge(render_scene(spec, index, out))
     return part
+
+
+def render_scenes(spec: WorldSpec, out: Path) -> WorldPart:
+    """The whole scenes-and-viewers part of the world: the scene pool rendered under `out`, and the
+    viewers who look at and caption it (tables world_viewers, attention, captions; world/viewers.py).
+    """
+    pool = render_scene_pool(spec, out)
+    return WorldPart().merge(pool).merge(simulate_viewers(spec, pool))

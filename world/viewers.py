@@ -7,7 +7,7 @@ in the order it first fixated them, in its own words. So attention order predict
 a persona learned from a viewer's attention and captions predicts its next caption: the truth DEPER
 is scored against.
 
-`simulate_viewers(spec, scenes)` takes the scene pool rendered by `render_scenes(spec, out)` (it
+`simulate_viewers(spec, scenes)` takes the scene pool rendered by `render_scene_pool(spec, out)` (it
 needs the pool's world_images and world_objects rows for the scene image ids and object boxes) and
 returns a WorldPart with tables `world_viewers`, `attention` and `captions`. Viewer i is
 `viewer-{i:04d}`: the first spec.viewers_train are split "train", the next spec.viewers_fewshot
@@ -22,8 +22,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from persona_lens.world.scene_objects import COLORS, KINDS
-from persona_lens.world.scenes import SceneObject
+from persona_lens.world.scene_objects import COLORS, KINDS, SceneObject
 from persona_lens.world.spec import WorldError, WorldPart, WorldSpec, rng_for
 from persona_lens.world.wording import Mention, Wording, describe, make_wording
 
@@ -243,7 +242,7 @@ def scene_pool(scenes: WorldPart) -> dict[int, tuple[str, list[SceneObject]]]:
 
 
 def simulate_viewers(spec: WorldSpec, scenes: WorldPart) -> WorldPart:
-    """Viewers of `spec` looking at and captioning the scene pool `scenes` (from render_scenes(spec, …)).
+    """Viewers of `spec` looking at and captioning the scene pool `scenes` (from render_scene_pool).
 
     Returns tables world_viewers (one row per viewer), attention and captions (one row per viewer and
     viewed scene; captions have model "human"). Raises WorldError if the viewer fields are impossible
@@ -259,7 +258,7 @@ def simulate_viewers(spec: WorldSpec, scenes: WorldPart) -> WorldPart:
         for scene in viewer.scenes:
             if scene not in pool or not pool[scene][1]:
                 raise WorldError(f"scene {scene} (viewed by {viewer.viewer_id}) is not in the scene pool given: "
-                                 f"render_scenes with the same spec (scenes={spec.scenes}) first")
+                                 f"render_scene_pool with the same spec (scenes={spec.scenes}) first")
             image_id, objects = pool[scene]
             viewing = view_scene(viewer.policy, objects, rng_for(spec.seed, "view", index, scene))
             mentions = [Mention(objects[i].kind, objects[i].color, objects[i].size, objects[i].texture)

@@ -15,7 +15,8 @@ from PIL import Image
 
 from persona_lens.schemas.tables import ATTENTION, CAPTIONS
 from persona_lens.schemas.world import WORLD_IMAGES, WORLD_OBJECTS, WORLD_VIEWERS
-from persona_lens.world.scenes import MAX_OVERLAP, paint_scene, render_scene, render_scenes, scene_layout
+from persona_lens.world.scenes import (MAX_OVERLAP, paint_scene, render_scene, render_scene_pool, render_scenes,
+                                        scene_layout)
 from persona_lens.world.spec import WorldError, WorldPart, rng_for, world_spec
 from persona_lens.world.viewers import simulate_viewers
 from persona_lens.world.wording import mentioned_kinds
@@ -25,7 +26,8 @@ TINY = world_spec("small", seed=3).replace(image_size=128, scenes=10, viewers_tr
 
 
 def build(spec, out: Path) -> tuple[WorldPart, WorldPart]:
-    scenes = render_scenes(spec, out)
+    """The scene pool and its viewers, apart (render_scenes returns them merged)."""
+    scenes = render_scene_pool(spec, out)
     return scenes, simulate_viewers(spec, scenes)
 
 
@@ -78,6 +80,13 @@ def test_scenes_and_viewers_do_not_depend_on_render_order(world, tmp_path):
     assert sorted(map(json.dumps, reversed_part.tables["world_objects"])) == \
         sorted(map(json.dumps, scenes.tables["world_objects"]))
     assert simulate_viewers(TINY, reversed_part).tables == viewers.tables
+
+
+def test_render_scenes_is_the_pool_and_its_viewers(world, tmp_path):
+    _, scenes, viewers = world
+    part = render_scenes(TINY, tmp_path)
+    assert part.manifest == scenes.manifest
+    assert part.tables == {**scenes.tables, **viewers.tables}
 
 
 def test_different_seed_gives_different_scenes_and_captions(world, tmp_path):
@@ -212,7 +221,7 @@ def test_rows_validate_against_their_schemas(world):
 @pytest.mark.parametrize("bad", [(0, 3), (4, 2), (3, 13)])
 def test_impossible_objects_per_scene_raises_naming_the_field(bad, tmp_path):
     with pytest.raises(WorldError, match="objects_per_scene"):
-        render_scenes(TINY.replace(objects_per_scene=bad), tmp_path)
+        render_scene_pool(TINY.replace(objects_per_scene=bad), tmp_path)
 
 
 def test_more_scenes_per_viewer_than_scenes_raises_naming_the_field(world):

@@ -8,8 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from persona_lens.world.scene_objects import COLORS, KINDS
-from persona_lens.world.scenes import SceneObject
+from persona_lens.world.scene_objects import COLORS, KINDS, SceneObject
 from persona_lens.world.spec import rng_for
 from persona_lens.world.viewers import Fixation, Viewing, make_policy, select_mentions, view_scene
 from persona_lens.world.wording import (CLOSERS, COLOR_WORDS, CONNECTIVES, KIND_WORDS, OPENERS, SIZE_WORDS,
