@@ -30,15 +30,15 @@ class WorldSpec:
     image_size: int = 160                 # px, square; 128–224
 
     # identities (world/identities.py): category → look-alike group → subclass → instance
-    categories: int = 2
-    groups_per_category: int = 1
-    subclasses_per_group: int = 3
+    categories: int = 2                   # ≤ 4: cat, bird, fish, beetle (world/creatures.py)
+    groups_per_category: int = 2
+    subclasses_per_group: int = 2
     instances_per_subclass: int = 2
     reference_per_instance: int = 4       # what a user personalizes on
     gallery_per_instance: int = 6         # what retrieval ranks against (disjoint from references)
 
     # personalization profiles (world/profiles.py)
-    profiles: int = 4
+    profiles: int = 8                     # every 8th is a faithful control; 7 shifted cover all 7 aspects
     prompts_per_profile: int = 4
 
     # scenes and viewers (world/scenes.py, world/viewers.py)
