@@ -59,7 +59,7 @@ def run(root: RootOpt = None,
     typer.echo(f"\nrun {result['run_id']} finished in {sum(result['seconds'].values()):.1f} s "
                f"({', '.join(f'{k} {v:.1f} s' for k, v in result['seconds'].items())})")
     typer.echo(f"results: {data_root.uri('tables')}  (shards: {data_root.uri('shards')})")
-    typer.echo(f"query them: persona-lens sql \"SELECT * FROM images LIMIT 5\" --root {data_root.url}")
+    typer.echo(f"query them: persona-lens sql \"SELECT * FROM images LIMIT 5\" --root {data_root.uri()}")
 
 
 @app.command()
@@ -88,6 +88,35 @@ def embed(root: RootOpt = None,
     text = None if text_encoder in (None, "", "none") else text_encoder
     summary = embed_flow(root=root, encoder=encoder, text_encoder=text, batch_size=batch_size, runtime=runtime)
     typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+world_app = typer.Typer(no_args_is_help=True, help="The synthetic world: render one, load one into a dataset root.")
+app.add_typer(world_app, name="world")
+
+
+@world_app.command("make")
+def world_make(size: Annotated[str, typer.Option(help="small (tests, < 1 min), medium or large.")] = "small",
+               seed: Annotated[int, typer.Option(help="Everything in the world follows from it.")] = 0,
+               out: Annotated[Optional[str], typer.Option(help="Folder to render into (default: the cache).")] = None,
+               workers: Annotated[int, typer.Option(min=1, help="Render processes (the bytes do not depend on it).")] = 1) -> None:
+    """Render a world: images, role manifests and truth tables in one folder (reused if identical)."""
+    from persona_lens.flows.world import world_make_flow
+    from persona_lens.world.spec import world_spec
+
+    world_spec(size, seed)  # a bad size fails here, before a flow run starts
+    typer.echo(json.dumps(world_make_flow(size=size, seed=seed, out=out, workers=workers), indent=2))
+
+
+@world_app.command("load")
+def world_load(world: Annotated[str, typer.Argument(help="A folder rendered by `persona-lens world make`.")],
+               root: RootOpt = None,
+               batch_size: Annotated[int, typer.Option(min=1, help="Images per ingest batch.")] = 256) -> None:
+    """Ingest a rendered world's images and write its truth tables into the dataset root."""
+    from persona_lens.flows.world import world_load_flow
+    from persona_lens.world.make import read_world
+
+    read_world(world)  # a folder that is no world fails here, before a flow run starts
+    typer.echo(json.dumps(world_load_flow(world, root=root, batch_size=batch_size), indent=2))
 
 
 def _param_value(text: str):
@@ -175,7 +204,8 @@ def main() -> None:
 
 def _one_line(exc: BaseException) -> str:
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-    known = ("SchemaError", "SourceError", "StorageError", "QueryError", "ModelError", "ConfigError", "BadImage")
+    known = ("SchemaError", "SourceError", "StorageError", "QueryError", "ModelError", "ConfigError", "BadImage",
+             "WorldError", "TaxonomyError")
     return msg if exc.__class__.__name__ in known else f"{exc.__class__.__name__}: {msg}"
 
 

@@ -27,10 +27,18 @@ class EmbedConfig(BaseModel):
     runtime: str = "auto"
 
 
+class WorldConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    size: str = Field("small", description="World preset: small, medium or large.")
+    seed: int = 0
+    folder: str | None = Field(None, description="Where to render it (default: the cache).")
+
+
 class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sources: list[SourceConfig] | None = Field(
-        None, description="What to ingest; None means the embedded default data.")
+        None, description="What to ingest; None means the embedded default data: the synthetic world.")
+    world: WorldConfig = WorldConfig()
     ingest_batch_size: int = Field(256, ge=1)
     embed: EmbedConfig = EmbedConfig()
 
