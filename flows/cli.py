@@ -188,6 +188,39 @@ def _write_result(table, fmt: str, output: Path | None) -> None:
         typer.echo(text)
 
 
+@app.command("train-aligner")
+def train_aligner(seed: Annotated[int, typer.Option(help="Everything (data, held-out split, weights) follows from it.")] = 0,
+                  steps: Annotated[int, typer.Option(min=1, help="Optimisation steps.")] = 3000,
+                  photo_samples: Annotated[int, typer.Option(min=0, help="Training images from packaged photos.")] = 4000,
+                  world_samples: Annotated[int, typer.Option(min=0, help="Training images from the world.")] = 3000,
+                  world_size: Annotated[str, typer.Option(help="World preset (small, medium, large), or none.")] = "medium",
+                  image_tower: Annotated[str, typer.Option(help="Frozen image tower: a registry image encoder.")] = "efficientnet-lite0-multilevel",
+                  out: Annotated[Optional[str], typer.Option(help="Weights file to write (default: the cache).")] = None,
+                  root: RootOpt = None,
+                  card: Annotated[Optional[str], typer.Option(help="Model card whose results block to rewrite.")] = None) -> None:
+    """Train the LiT vision-language aligner (frozen towers, trained heads); write weights and eval_aligner."""
+    from persona_lens.flows.aligner import train_aligner_flow
+
+    result = train_aligner_flow(seed=seed, steps=steps, photo_samples=photo_samples, world_samples=world_samples,
+                                world_size=None if world_size == "none" else world_size, image_tower=image_tower,
+                                out=out, root=root, card=card)
+    typer.echo(json.dumps(result, indent=2, default=str))
+
+
+@app.command("eval-aligner")
+def eval_aligner(encoder: Annotated[str, typer.Argument(help="persona-lens-lit, an aligner .safetensors file, or a CLIP/SigLIP folder.")] = "persona-lens-lit",
+                 seed: Annotated[int, typer.Option(help="The training seed whose held-out split to score on.")] = 0,
+                 world_size: Annotated[str, typer.Option(help="World preset (small, medium, large), or none.")] = "medium",
+                 root: RootOpt = None) -> None:
+    """Score a vision-language encoder on the aligner's held-out photos and world images."""
+    from persona_lens.flows.aligner import eval_aligner_flow
+
+    result = eval_aligner_flow(encoder=encoder, seed=seed, world_size=None if world_size == "none" else world_size,
+                               root=root)
+    typer.echo(result.pop("markdown"))
+    typer.echo(json.dumps(result, indent=2, default=str))
+
+
 def main() -> None:
     """Console-script entry point: one clear line for every error, never a traceback by default."""
     try:

@@ -37,6 +37,24 @@ class TextEncoder(Protocol):
         ...
 
 
+@runtime_checkable
+class VisionLanguageEncoder(Protocol):
+    """Images and texts in, L2-normalised float32 vectors out, in one shared space: the cosine of an
+    image's vector and a text's vector says how well the text describes the image (zero-shot
+    classification, text→image retrieval). CLIP/SigLIP folders and the trained LiT aligner implement it."""
+
+    name: str      # registry name or path
+    dim: int       # length of both kinds of vector
+
+    def encode_images(self, images: list[Image.Image]) -> np.ndarray:
+        """(n, dim) float32, rows L2-normalised. `images` are RGB PIL images of any size."""
+        ...
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        """(n, dim) float32, rows L2-normalised, comparable with `encode_images` by dot product."""
+        ...
+
+
 def l2_normalize(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), eps)

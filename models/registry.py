@@ -1,6 +1,8 @@
 """The encoder registry: a name or a local folder → a loaded encoder, once per process.
 
-Names: `efficientnet-lite0` (image, default), `all-minilm-l6-v2` (text, default). A folder is detected
+Names: `efficientnet-lite0` (image, default), `efficientnet-lite0-multilevel` (image: the same frozen
+network read at every stage, the aligner's image tower), `all-minilm-l6-v2` (text, default),
+`persona-lens-lit` (vision-language, default: the trained LiT aligner). A folder is detected
 by its files: `modules.json` → sentence-transformers (text); `config.json` → transformers, by
 `model_type` (CLIP/SigLIP: image and text; DINOv2/ViT/DeiT: image, CLS token). Nothing is ever
 downloaded: HF_HUB_OFFLINE is set before any loading.
@@ -17,11 +19,12 @@ import os
 import re
 from pathlib import Path
 
-from persona_lens.models.base import ImageEncoder, ModelError, TextEncoder
+from persona_lens.models.base import ImageEncoder, ModelError, TextEncoder, VisionLanguageEncoder
 from persona_lens.models.runtime import check_runtime, check_threads
 
-IMAGE_ENCODERS = ("efficientnet-lite0",)
+IMAGE_ENCODERS = ("efficientnet-lite0", "efficientnet-lite0-multilevel")
 TEXT_ENCODERS = ("all-minilm-l6-v2",)
+VL_ENCODERS = ("persona-lens-lit",)
 
 
 def _offline() -> None:
@@ -54,7 +57,7 @@ def canonical_text_encoder(name_or_path: str) -> str:
 
 def encoder_slug(canonical: str) -> str:
     """A short file-name-safe key for an encoder: the name itself, or a folder's name plus a path hash."""
-    if canonical in IMAGE_ENCODERS + TEXT_ENCODERS:
+    if canonical in IMAGE_ENCODERS + TEXT_ENCODERS + VL_ENCODERS:
         return canonical
 
     tail = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(canonical).name)[:40] or "model"
@@ -87,6 +90,10 @@ def _load_image(canonical: str, runtime: str, threads: int | None, cache_dir: st
         from persona_lens.models.efficientnet import EfficientNetLite0Encoder
 
         return EfficientNetLite0Encoder(runtime=runtime, cache_dir=cache_dir, threads=threads)
+    if canonical == "efficientnet-lite0-multilevel":
+        from persona_lens.models.multilevel import EfficientNetLite0MultiLevelEncoder
+
+        return EfficientNetLite0MultiLevelEncoder(runtime=runtime, cache_dir=cache_dir, threads=threads)
     from persona_lens.models.text import is_sentence_transformers_folder
 
     if is_sentence_transformers_folder(canonical):
@@ -115,6 +122,46 @@ def _load_text(canonical: str) -> TextEncoder:
     return encoder
 
 
+def load_vl_encoder(name_or_path: str = "persona-lens-lit", runtime: str = "auto") -> VisionLanguageEncoder:
+    """A vision-language encoder: `persona-lens-lit` (the committed LiT aligner weights), an aligner
+    `.safetensors` file trained by `persona-lens train-aligner`, or a local CLIP/SigLIP folder.
+
+    `runtime` is the image tower's ("auto": ONNX Runtime for the aligner, eager torch for a folder).
+    Loaded once per process. Raises ModelError for an unknown name, a missing path, a file that is not
+    an aligner, or a model folder without a text tower.
+    """
+    if not isinstance(name_or_path, str) or not name_or_path.strip():
+        raise ModelError(f"vision-language encoder must be a name or a path, got {name_or_path!r}")
+    if name_or_path.lower() in VL_ENCODERS:
+        return _load_vl(name_or_path.lower(), check_runtime(runtime))
+    path = Path(name_or_path).expanduser()
+    if not path.exists():
+        raise ModelError(f"unknown vision-language encoder {name_or_path!r}: not one of {list(VL_ENCODERS)} "
+                         f"and not an existing file or folder")
+    return _load_vl(str(path.resolve()), check_runtime(runtime))
+
+
+@functools.cache
+def _load_vl(canonical: str, runtime: str) -> VisionLanguageEncoder:
+    _offline()
+    from persona_lens.models.aligner import ALIGNER_NAME, DEFAULT_WEIGHTS, load_aligner
+
+    if canonical == ALIGNER_NAME:
+        return load_aligner(DEFAULT_WEIGHTS, name=ALIGNER_NAME, runtime=runtime)
+    if Path(canonical).is_file():
+        return load_aligner(canonical, runtime=runtime)
+    if not (Path(canonical) / "config.json").is_file():
+        raise ModelError(f"vision-language folder {canonical!r} has no config.json "
+                         f"(not a transformers model)")
+    from persona_lens.storage import get_settings
+
+    encoder = _load_hf(canonical, runtime, None, str(get_settings().cache_dir))
+    if not encoder.has_text:
+        raise ModelError(f"vision-language encoder {canonical!r} is a {encoder.model_type} vision model "
+                         f"without a text tower")
+    return encoder
+
+
 def _load_hf(canonical: str, runtime: str, threads: int | None, cache_dir: str):
     # One cache entry for both towers, so a CLIP folder used as image and text encoder loads once:
     # "auto" is eager torch for transformers folders, and threads/cache only matter to ONNX Runtime.
@@ -132,5 +179,5 @@ def _load_hf_cached(canonical: str, runtime: str, threads: int | None, cache_dir
 
 def clear_cache() -> None:
     """Forget every loaded encoder (tests; a long-lived worker switching models)."""
-    for fn in (_load_image, _load_text, _load_hf_cached):
+    for fn in (_load_image, _load_text, _load_hf_cached, _load_vl):
         fn.cache_clear()
