@@ -25,6 +25,10 @@ class EmbedConfig(BaseModel):
     text_encoder: str | None = "all-minilm-l6-v2"
     batch_size: int = Field(32, ge=1)
     runtime: str = "auto"
+    vl_encoder: str | None = Field("persona-lens-lit", description=(
+        "Vision-language encoder whose image and text vectors share one space (the LiT aligner, or a "
+        "CLIP/SigLIP folder); None skips it."))
+    evaluate_vl: bool = Field(True, description="Score the vision-language encoder on held-out data (eval_aligner).")
 
 
 class WorldConfig(BaseModel):

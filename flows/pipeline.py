@@ -8,6 +8,7 @@ import time
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
+from persona_lens.flows.aligner import eval_aligner_flow
 from persona_lens.flows.common import new_run_id, record_run
 from persona_lens.flows.config import parse_config
 from persona_lens.flows.embed import embed_flow
@@ -36,8 +37,20 @@ def pipeline_flow(root: str | None = None, config: dict | None = None, run_id: s
                         batch_size=cfg.ingest_batch_size, run_id=run_id)
     timings["ingest"] = time.perf_counter() - t
     t = time.perf_counter()
-    embed_flow(root=data_root.url, run_id=run_id, **cfg.embed.model_dump())
+    embed = cfg.embed
+    embed_flow(root=data_root.url, run_id=run_id, encoder=embed.encoder, text_encoder=embed.text_encoder,
+               batch_size=embed.batch_size, runtime=embed.runtime)
+    if embed.vl_encoder:
+        embed_flow(root=data_root.url, run_id=run_id, encoder=embed.vl_encoder, text_encoder=embed.vl_encoder,
+                   batch_size=embed.batch_size, runtime=embed.runtime)
     timings["embed"] = time.perf_counter() - t
+    if embed.vl_encoder and embed.evaluate_vl:
+        t = time.perf_counter()
+        # A quick slice of the held-out sets that train-aligner keeps out (same seed): ~30 s on 2 cores.
+        # `persona-lens eval-aligner` with its defaults scores the full sets (docs/models/aligner.md).
+        eval_aligner_flow(encoder=embed.vl_encoder, heldout_views=1, world_heldout=70, eval_samples=100,
+                          runtime=embed.runtime, root=data_root.url, run_id=run_id)
+        timings["eval_aligner"] = time.perf_counter() - t
     summary = dataset_summary(data_root)
     counts = {row["table"]: row["rows"] for row in summary["tables"].to_pylist()}
     create_markdown_artifact(key="pipeline-summary", markdown=to_markdown(summary), description="Dataset summary")

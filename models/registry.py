@@ -47,12 +47,13 @@ def _canonical(name_or_path: str, known: tuple[str, ...], kind: str) -> str:
 
 def canonical_image_encoder(name_or_path: str) -> str:
     """The name stored in the `encoder` column for this image encoder (no model is loaded)."""
-    return _canonical(name_or_path, IMAGE_ENCODERS, "image")
+    # A vision-language encoder is also an image encoder: its image side, in the shared space.
+    return _canonical(name_or_path, IMAGE_ENCODERS + VL_ENCODERS, "image")
 
 
 def canonical_text_encoder(name_or_path: str) -> str:
     """The name stored in the `encoder` column for this text encoder (no model is loaded)."""
-    return _canonical(name_or_path, TEXT_ENCODERS, "text")
+    return _canonical(name_or_path, TEXT_ENCODERS + VL_ENCODERS, "text")
 
 
 def encoder_slug(canonical: str) -> str:
@@ -86,6 +87,8 @@ def load_text_encoder(name_or_path: str = "all-minilm-l6-v2") -> TextEncoder:
 @functools.cache
 def _load_image(canonical: str, runtime: str, threads: int | None, cache_dir: str) -> ImageEncoder:
     _offline()
+    if canonical in VL_ENCODERS:
+        return _load_vl(canonical, runtime)
     if canonical == "efficientnet-lite0":
         from persona_lens.models.efficientnet import EfficientNetLite0Encoder
 
@@ -109,6 +112,8 @@ def _load_text(canonical: str) -> TextEncoder:
     from persona_lens.models.text import MINILM_NAME, SentenceTextEncoder, is_sentence_transformers_folder, \
         minilm_folder
 
+    if canonical in VL_ENCODERS:
+        return _load_vl(canonical, "auto")
     if canonical == MINILM_NAME:
         return SentenceTextEncoder(minilm_folder(), MINILM_NAME)
     if is_sentence_transformers_folder(canonical):

@@ -9,4 +9,5 @@ UNION ALL SELECT 'text_embeddings', count(*) FROM text_embeddings
 UNION ALL SELECT 'world_identities', count(*) FROM world_identities
 UNION ALL SELECT 'world_profiles', count(*) FROM world_profiles
 UNION ALL SELECT 'world_viewers', count(*) FROM world_viewers
+UNION ALL SELECT 'eval_aligner', count(*) FROM eval_aligner
 UNION ALL SELECT 'runs', count(*) FROM runs;

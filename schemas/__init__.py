@@ -16,6 +16,10 @@ TABLES: dict[str, TableSchema] = {
 }
 
 
+#: Stages that write an `eval_<stage>` table (later stages add theirs): known to the catalog even when empty.
+EVAL_STAGES: tuple[str, ...] = ("aligner",)
+
+
 def get_schema(name: str) -> TableSchema:
     """The schema of table `name`; `eval_<stage>` tables share one schema."""
     if name in TABLES:
@@ -25,5 +29,5 @@ def get_schema(name: str) -> TableSchema:
     raise KeyError(f"unknown table {name!r}; known: {sorted(TABLES)} and eval_<stage>")
 
 
-__all__ = ["PARTITION_COLUMN", "Column", "SchemaError", "TableSchema", "TABLES", "get_schema", "validate",
+__all__ = ["EVAL_STAGES", "PARTITION_COLUMN", "Column", "SchemaError", "TableSchema", "TABLES", "get_schema", "validate",
            "eval_table"]

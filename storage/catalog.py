@@ -9,7 +9,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from persona_lens.schemas import PARTITION_COLUMN, TABLES
+from persona_lens.schemas import EVAL_STAGES, PARTITION_COLUMN, TABLES, eval_table
 from persona_lens.storage.parquet import unfix_vectors
 from persona_lens.storage.root import DatasetRoot, StorageError
 
@@ -51,7 +51,8 @@ class Catalog:
             )
         # Known tables with no rows yet get an empty, typed view, so `SELECT count(*) FROM quarantine`
         # answers 0 instead of failing.
-        for name, schema in TABLES.items():
+        known = {**TABLES, **{f"eval_{stage}": eval_table(stage) for stage in EVAL_STAGES}}
+        for name, schema in known.items():
             if name not in found:
                 empty = schema.empty()
                 empty = empty.append_column(PARTITION_COLUMN, pa.array([], pa.string()))

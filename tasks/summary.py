@@ -7,7 +7,7 @@ import pyarrow as pa
 from persona_lens.queries import load
 from persona_lens.storage import Catalog, DatasetRoot
 
-SUMMARY_QUERIES = ("tables", "images_by_label", "quarantine_reasons", "embeddings_by_encoder")
+SUMMARY_QUERIES = ("tables", "images_by_label", "quarantine_reasons", "embeddings_by_encoder", "eval_summary")
 
 
 def dataset_summary(root: DatasetRoot) -> dict[str, pa.Table]:
