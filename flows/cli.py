@@ -221,6 +221,26 @@ def eval_aligner(encoder: Annotated[str, typer.Argument(help="persona-lens-lit, 
     typer.echo(json.dumps(result, indent=2, default=str))
 
 
+@app.command()
+def rank(root: RootOpt = None,
+         encoder: Annotated[str, typer.Option(help="Image features the identity ranker is fitted on (embed them first).")] = "efficientnet-lite0-multilevel",
+         ranker: Annotated[str, typer.Option(help="lda (fitted on the gallery's identities) or raw (the encoder's cosine).")] = "lda",
+         shrinkage: Annotated[float, typer.Option(min=0.0, max=1.0, help="LDA covariance shrinkage in (0, 1].")] = 0.3,
+         clip_encoder: Annotated[str, typer.Option(help="Encoder of the CLIP-I score, or none.")] = "persona-lens-lit",
+         dino_encoder: Annotated[str, typer.Option(help="Encoder of the DINO-style score, or none.")] = "efficientnet-lite0",
+         evaluate: Annotated[bool, typer.Option(help="Also score it against the world's known identity drift.")] = False) -> None:
+    """Finer-Personalization Rank: generated images against the identity-labelled gallery (rankings, rank_summary)."""
+    from persona_lens.flows.rank import eval_rank_flow, rank_flow
+
+    features = dict(root=root, encoder=encoder, ranker=ranker, shrinkage=shrinkage,
+                    clip_encoder=None if clip_encoder == "none" else clip_encoder,
+                    dino_encoder=None if dino_encoder == "none" else dino_encoder)
+    result = rank_flow(**features)
+    if evaluate:
+        result["eval"] = eval_rank_flow(run_id=result["run_id"], **features)
+    typer.echo(json.dumps(result, indent=2, default=str))
+
+
 def main() -> None:
     """Console-script entry point: one clear line for every error, never a traceback by default."""
     try:
@@ -238,7 +258,7 @@ def main() -> None:
 def _one_line(exc: BaseException) -> str:
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
     known = ("SchemaError", "SourceError", "StorageError", "QueryError", "ModelError", "ConfigError", "BadImage",
-             "WorldError", "TaxonomyError")
+             "WorldError", "TaxonomyError", "RankError")
     return msg if exc.__class__.__name__ in known else f"{exc.__class__.__name__}: {msg}"
 
 

@@ -31,6 +31,16 @@ class EmbedConfig(BaseModel):
     evaluate_vl: bool = Field(True, description="Score the vision-language encoder on held-out data (eval_aligner).")
 
 
+class RankConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(True, description="Run Finer-Personalization Rank when there are generated images with a subject.")
+    encoder: str = Field("efficientnet-lite0-multilevel", description="Image features the identity ranker is fitted on.")
+    ranker: str = Field("lda", description="lda (fitted on the gallery's identities) or raw (the encoder's cosine).")
+    shrinkage: float = Field(0.3, gt=0, le=1)
+    ks: list[int] = Field([1, 5, 10], min_length=1)
+    evaluate: bool = Field(True, description="Score it against the world's known identity drift (eval_rank).")
+
+
 class WorldConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     size: str = Field("small", description="World preset: small, medium or large.")
@@ -45,6 +55,7 @@ class PipelineConfig(BaseModel):
     world: WorldConfig = WorldConfig()
     ingest_batch_size: int = Field(256, ge=1)
     embed: EmbedConfig = EmbedConfig()
+    rank: RankConfig = RankConfig()
 
 
 def parse_config(data: dict | None) -> PipelineConfig:

@@ -13,14 +13,16 @@ from persona_lens.flows.common import new_run_id, record_run
 from persona_lens.flows.config import parse_config
 from persona_lens.flows.embed import embed_flow
 from persona_lens.flows.ingest import ingest_flow
+from persona_lens.flows.rank import eval_rank_flow, rank_flow
 from persona_lens.flows.world import world_load_flow, world_make_flow
 from persona_lens.storage import open_root
+from persona_lens.tasks.rank.steps import has_rank_queries
 from persona_lens.tasks.summary import dataset_summary, to_markdown
 
 
 @flow(name="persona-lens-pipeline")
 def pipeline_flow(root: str | None = None, config: dict | None = None, run_id: str | None = None) -> dict:
-    """world (the default data) or sources → ingest → embed (later issues add the method stages) → summary."""
+    """world (the default data) or sources → ingest → embed → rank (when there are generated images) → summary."""
     cfg = parse_config(config)
     started, timings = dt.datetime.now(dt.timezone.utc), {}
     run_id = run_id or new_run_id()
@@ -51,6 +53,18 @@ def pipeline_flow(root: str | None = None, config: dict | None = None, run_id: s
         eval_aligner_flow(encoder=embed.vl_encoder, heldout_views=1, world_heldout=70, eval_samples=100,
                           runtime=embed.runtime, root=data_root.url, run_id=run_id)
         timings["eval_aligner"] = time.perf_counter() - t
+    rank = cfg.rank
+    if rank.enabled and has_rank_queries(data_root):
+        t = time.perf_counter()
+        if rank.encoder not in (embed.encoder, embed.vl_encoder):
+            embed_flow(root=data_root.url, run_id=run_id, encoder=rank.encoder, text_encoder=None,
+                       batch_size=embed.batch_size, runtime=embed.runtime)
+        features = dict(encoder=rank.encoder, ranker=rank.ranker, shrinkage=rank.shrinkage,
+                        clip_encoder=embed.vl_encoder, dino_encoder=embed.encoder)
+        rank_flow(root=data_root.url, run_id=run_id, ks=rank.ks, **features)
+        if rank.evaluate and cfg.sources is None:
+            eval_rank_flow(root=data_root.url, run_id=run_id, **features)
+        timings["rank"] = time.perf_counter() - t
     summary = dataset_summary(data_root)
     counts = {row["table"]: row["rows"] for row in summary["tables"].to_pylist()}
     create_markdown_artifact(key="pipeline-summary", markdown=to_markdown(summary), description="Dataset summary")

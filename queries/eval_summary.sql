@@ -1,10 +1,17 @@
--- Headline held-out scores of the evaluated stages beside chance (the full tables: eval_<stage>).
-SELECT stage, split, metric, method, round(value, 3) AS score, round(chance, 3) AS chance
-FROM (
-    SELECT e.*, c.value AS chance
-    FROM eval_aligner e
-    JOIN eval_aligner c USING (stage, split, metric, detail)
-    WHERE c.method = 'chance' AND e.method NOT IN ('chance', 'data')
-      AND (e.detail = 'all_edits' OR e.metric IN ('recall@1', 'recall@5'))
+-- Headline scores of each evaluated stage's latest run beside chance (the full tables: eval_<stage>).
+WITH latest AS (
+    SELECT * FROM eval_aligner WHERE run_id = (SELECT max(run_id) FROM eval_aligner)
+    UNION ALL BY NAME
+    SELECT * FROM eval_rank WHERE run_id = (SELECT max(run_id) FROM eval_rank)
+), headline AS (
+    SELECT * FROM latest
+    WHERE (stage = 'aligner' AND (detail = 'all_edits' OR metric IN ('recall@1', 'recall@5')))
+       OR (stage = 'rank' AND metric = 'pair_accuracy' AND split IN ('control', 'faithful'))
+       OR (stage = 'rank' AND split = 'reference' AND detail = 'instance' AND metric = 'mAP')
 )
-ORDER BY stage, split, metric, method;
+SELECT e.stage, e.split, e.metric, e.method, round(e.value, 3) AS score, round(c.value, 3) AS chance
+FROM headline e
+JOIN headline c ON c.stage = e.stage AND c.split = e.split AND c.metric = e.metric
+                AND c.detail IS NOT DISTINCT FROM e.detail AND c.method = 'chance'
+WHERE e.method NOT IN ('chance', 'data')
+ORDER BY e.stage, e.split, e.metric, e.method;

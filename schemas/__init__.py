@@ -17,7 +17,7 @@ TABLES: dict[str, TableSchema] = {
 
 
 #: Stages that write an `eval_<stage>` table (later stages add theirs): known to the catalog even when empty.
-EVAL_STAGES: tuple[str, ...] = ("aligner",)
+EVAL_STAGES: tuple[str, ...] = ("aligner", "rank")
 
 
 def get_schema(name: str) -> TableSchema:

@@ -7,7 +7,8 @@ import pyarrow as pa
 from persona_lens.queries import load
 from persona_lens.storage import Catalog, DatasetRoot
 
-SUMMARY_QUERIES = ("tables", "images_by_label", "quarantine_reasons", "embeddings_by_encoder", "eval_summary")
+SUMMARY_QUERIES = ("tables", "images_by_label", "quarantine_reasons", "embeddings_by_encoder", "rank_by_model",
+                   "eval_summary")
 
 
 def dataset_summary(root: DatasetRoot) -> dict[str, pa.Table]:
