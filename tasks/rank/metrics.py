@@ -39,11 +39,15 @@ def score_queries(similarity: np.ndarray, relevant: np.ndarray, ks: tuple[int, .
         raise ValueError("similarity holds non-finite values")
     q, g = similarity.shape
     num_relevant = relevant.sum(axis=1).astype(np.int32)
-    # Ties are broken by gallery order (stable sort), the same order torchmetrics uses.
+    # Ties are broken by gallery order (stable sort).
     order = np.argsort(-similarity, axis=1, kind="stable")
     hits = np.take_along_axis(relevant, order, axis=1)
     first_hit = np.where(num_relevant > 0, hits.argmax(axis=1) + 1, 0).astype(np.int32)
-    preds, target = torch.from_numpy(similarity.astype(np.float32)), torch.from_numpy(relevant.astype(bool))
+    # torchmetrics treats an item scored <= 0 as never retrieved (cosines often are negative) and sorts
+    # without a stable order, so it is handed that ranking as distinct positive scores: g, g-1, …, 1.
+    rank_scores = np.empty((q, g), dtype=np.float64)
+    np.put_along_axis(rank_scores, order, np.broadcast_to(np.arange(g, 0, -1, dtype=np.float64), (q, g)), axis=1)
+    preds, target = torch.from_numpy(rank_scores), torch.from_numpy(relevant.astype(bool))
     ap = np.zeros(q, dtype=np.float32)
     recall = {k: np.zeros(q, dtype=np.float32) for k in ks}
     for i in np.flatnonzero(num_relevant):

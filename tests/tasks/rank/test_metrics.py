@@ -1,0 +1,173 @@
+"""Retrieval metrics: per-query AP, first-hit rank, cmc@k / recall@k, and chance AP."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score
+
+from persona_lens.tasks.rank.metrics import (GRANULARITIES, chance_average_precision, score_queries,
+                                             summarize)
+
+
+def random_queries(seed=0, q=25, g=40, p=0.2):
+    rng = np.random.default_rng(seed)
+    similarity = rng.normal(size=(q, g))
+    relevant = rng.random((q, g)) < p
+    relevant[~relevant.any(axis=1), 0] = True     # every query has a relevant item
+    return similarity, relevant
+
+
+def random_ranking_ap(rng, num_relevant, gallery_size, draws):
+    """AP of `draws` uniformly random rankings, computed from the relevant items' positions."""
+    positions = np.sort(np.argsort(rng.random((draws, gallery_size)), axis=1)[:, :num_relevant] + 1, axis=1)
+    return (np.arange(1, num_relevant + 1) / positions).mean(axis=1)
+
+
+def test_granularities_go_coarse_to_fine():
+    assert GRANULARITIES == ("category", "subclass", "instance")
+
+
+def test_average_precision_matches_sklearn():
+    similarity, relevant = random_queries()
+    scores = score_queries(similarity, relevant)
+    expected = [average_precision_score(relevant[i], similarity[i]) for i in range(len(similarity))]
+    np.testing.assert_allclose(scores.average_precision, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_num_relevant_counts_relevant_gallery_items():
+    similarity, relevant = random_queries(seed=1)
+    np.testing.assert_array_equal(score_queries(similarity, relevant).num_relevant, relevant.sum(axis=1))
+
+
+def test_first_hit_rank_is_the_one_based_rank_of_the_first_relevant_item():
+    similarity = np.array([[0.9, 0.8, 0.7, 0.6], [0.1, 0.2, 0.3, 0.4]])
+    relevant = np.array([[False, False, True, True], [True, False, False, False]])
+    np.testing.assert_array_equal(score_queries(similarity, relevant).first_hit_rank, [3, 4])
+
+
+def test_first_hit_rank_matches_counting_better_scored_items_on_random_data():
+    similarity, relevant = random_queries(seed=2)
+    best_relevant = np.where(relevant, similarity, -np.inf).max(axis=1)
+    expected = 1 + (similarity > best_relevant[:, None]).sum(axis=1)
+    np.testing.assert_array_equal(score_queries(similarity, relevant).first_hit_rank, expected)
+
+
+def test_tied_similarities_are_ranked_in_gallery_order():
+    similarity = np.zeros((1, 4))
+    relevant = np.array([[False, False, True, False]])
+    scores = score_queries(similarity, relevant)
+    assert scores.first_hit_rank[0] == 3
+    assert scores.average_precision[0] == pytest.approx(1 / 3)
+
+
+def test_query_without_relevant_items_scores_zero_and_is_left_out_of_summary():
+    similarity = np.array([[0.9, 0.1, 0.5], [0.3, 0.2, 0.1]])
+    relevant = np.array([[True, False, False], [False, False, False]])
+    scores = score_queries(similarity, relevant, ks=(1,))
+    assert scores.average_precision[1] == 0
+    assert scores.first_hit_rank[1] == 0
+    assert scores.num_relevant[1] == 0
+    assert scores.recall_at[1][1] == 0
+    assert summarize(scores) == {"mAP": 1.0, "cmc@1": 1.0, "recall@1": 1.0}
+
+
+def test_summary_is_empty_when_no_query_has_a_relevant_item():
+    scores = score_queries(np.ones((2, 3)), np.zeros((2, 3), dtype=bool))
+    assert summarize(scores) == {}
+
+
+def test_cmc_and_recall_at_k_on_a_hand_made_example():
+    similarity = np.tile([0.9, 0.8, 0.7, 0.6, 0.5], (3, 1))
+    relevant = np.array([[False, True, False, True, False],     # first hit 2, AP (1/2 + 2/4) / 2
+                         [True, False, False, False, True],     # first hit 1, AP (1 + 2/5) / 2
+                         [False, False, False, False, True]])   # first hit 5, AP 1/5
+    scores = score_queries(similarity, relevant, ks=(1, 3))
+    np.testing.assert_array_equal(scores.first_hit_rank, [2, 1, 5])
+    np.testing.assert_allclose(scores.average_precision, [0.5, 0.7, 0.2], rtol=1e-6)
+    np.testing.assert_allclose(scores.recall_at[1], [0, 0.5, 0])
+    np.testing.assert_allclose(scores.recall_at[3], [0.5, 0.5, 0])
+    summary = summarize(scores)
+    assert summary["mAP"] == pytest.approx(1.4 / 3)
+    assert summary["cmc@1"] == pytest.approx(1 / 3)
+    assert summary["cmc@3"] == pytest.approx(2 / 3)
+    assert summary["recall@1"] == pytest.approx(1 / 6)
+    assert summary["recall@3"] == pytest.approx(1 / 3)
+
+
+def test_k_beyond_the_gallery_size_counts_the_whole_gallery():
+    similarity = np.array([[0.1, 0.9, 0.5]])
+    relevant = np.array([[True, False, True]])
+    summary = summarize(score_queries(similarity, relevant, ks=(10,)))
+    assert summary["cmc@10"] == 1.0
+    assert summary["recall@10"] == pytest.approx(1.0)
+
+
+def test_summary_mask_restricts_the_queries_averaged():
+    similarity = np.array([[0.9, 0.1], [0.9, 0.1]])
+    relevant = np.array([[True, False], [False, True]])
+    scores = score_queries(similarity, relevant, ks=(1,))
+    assert summarize(scores, np.array([True, False]))["mAP"] == pytest.approx(1.0)
+    assert summarize(scores, np.array([False, True]))["mAP"] == pytest.approx(0.5)
+    assert summarize(scores, np.array([False, False])) == {}
+
+
+@pytest.mark.parametrize(("num_relevant", "gallery_size"), [(1, 5), (3, 8), (2, 12), (6, 7)])
+def test_chance_average_precision_matches_random_rankings(num_relevant, gallery_size):
+    rng = np.random.default_rng(num_relevant * 100 + gallery_size)
+    simulated = random_ranking_ap(rng, num_relevant, gallery_size, draws=4000).mean()
+    assert chance_average_precision(num_relevant, gallery_size) == pytest.approx(simulated, abs=0.01)
+
+
+def test_chance_average_precision_of_a_single_relevant_item_is_the_mean_reciprocal_rank():
+    n = 9
+    assert chance_average_precision(1, n) == pytest.approx(np.mean(1 / np.arange(1, n + 1)))
+
+
+@pytest.mark.parametrize("n", [1, 2, 7])
+def test_chance_average_precision_is_one_when_every_item_is_relevant(n):
+    assert chance_average_precision(n, n) == pytest.approx(1.0)
+
+
+def test_chance_average_precision_is_zero_without_relevant_items():
+    assert chance_average_precision(0, 5) == 0.0
+
+
+@pytest.mark.parametrize(("num_relevant", "gallery_size"), [(1, 0), (-1, 5), (6, 5)])
+def test_chance_average_precision_rejects_impossible_counts(num_relevant, gallery_size):
+    with pytest.raises(ValueError):
+        chance_average_precision(num_relevant, gallery_size)
+
+
+def test_shape_mismatch_raises_value_error():
+    with pytest.raises(ValueError, match="shape"):
+        score_queries(np.zeros((2, 3)), np.zeros((2, 4), dtype=bool))
+
+
+def test_one_dimensional_input_raises_value_error():
+    with pytest.raises(ValueError):
+        score_queries(np.zeros(3), np.zeros(3, dtype=bool))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_similarity_raises_value_error(bad):
+    similarity = np.zeros((2, 3))
+    similarity[1, 2] = bad
+    with pytest.raises(ValueError, match="non-finite"):
+        score_queries(similarity, np.ones((2, 3), dtype=bool))
+
+
+def test_negative_similarities_rank_like_any_other():
+    similarity, relevant = random_queries(seed=3)
+    shifted = score_queries(similarity - 10.0, relevant, ks=(1, 5))
+    original = score_queries(similarity, relevant, ks=(1, 5))
+    np.testing.assert_allclose(shifted.average_precision, original.average_precision, rtol=1e-6)
+    for k in (1, 5):
+        np.testing.assert_allclose(shifted.recall_at[k], original.recall_at[k])
+    np.testing.assert_array_equal(shifted.first_hit_rank, original.first_hit_rank)
+
+
+def test_all_negative_scores_still_find_the_top_ranked_relevant_item():
+    similarity = np.array([[-0.1, -0.9, -0.5]])
+    relevant = np.array([[True, False, True]])
+    scores = score_queries(similarity, relevant, ks=(1,))
+    assert scores.average_precision[0] == pytest.approx(1.0)
+    assert scores.recall_at[1][0] == pytest.approx(0.5)
