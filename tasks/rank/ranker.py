@@ -52,7 +52,7 @@ def fit_identity_ranker(gallery: np.ndarray, labels: np.ndarray, method: str = "
         raise RankError(f"shrinkage must be in (0, 1], got {shrinkage}")
     classes, counts = np.unique(labels, return_counts=True)
     if len(classes) < 2 or counts.max() < 2:
-        raise RankError(f"the ranker needs at least 2 gallery identities with 2+ images each; got "
+        raise RankError(f"the ranker needs at least 2 gallery identities, one of them with 2+ images; got "
                         f"{len(classes)} identities, at most {counts.max() if len(counts) else 0} images each")
     lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage=shrinkage).fit(gallery, labels)
     return IdentityRanker(lda)
