@@ -1,0 +1,86 @@
+"""Intensity calibration: raw per-aspect evidence -> an intensity in [0, 1], fitted on training profiles.
+
+Per aspect, a ridge regression combines that aspect's features (language evidence, and for the
+complemented aspects the image statistics and identity drop) into one score, and an isotonic
+regression maps the score monotonically onto the known intensities of the training profiles (0 for
+an aspect a profile leaves alone). Only training models are ever seen by `fit_calibration`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import Ridge
+
+
+class CalibrationError(ValueError):
+    """Calibration cannot be fitted or applied (no training models, feature sizes differ)."""
+
+
+@dataclass(frozen=True)
+class AspectCalibration:
+    """The fitted maps as plain arrays (scikit-learn fits them; numpy applies them, ~100x faster for
+    the one-row calls of the bootstrap): standardise, ridge score, piecewise-linear isotonic map."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    coef: np.ndarray | None          # None: nothing learnt, intensity 0
+    intercept: float = 0.0
+    knots_x: np.ndarray | None = None
+    knots_y: np.ndarray | None = None
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        x = np.atleast_2d(np.asarray(features, np.float64))
+        if self.coef is None or x.shape[1] == 0:
+            return np.zeros(len(x))
+        if x.shape[1] != len(self.mean):
+            raise CalibrationError(f"calibration expects {len(self.mean)} features, got {x.shape[1]}")
+        score = ((x - self.mean) / self.std) @ self.coef + self.intercept
+        return np.clip(np.interp(score, self.knots_x, self.knots_y), 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Per aspect calibration, and the statistic scale the features were computed with."""
+
+    aspects: dict[str, AspectCalibration]
+    stat_scale: np.ndarray | None
+    models: int
+
+    def intensities(self, features: dict[str, np.ndarray]) -> dict[str, float]:
+        missing = [a for a in self.aspects if a not in features]
+        if missing:
+            raise CalibrationError(f"features lack aspect(s) {missing}")
+        return {a: float(c.predict(features[a])[0]) for a, c in self.aspects.items()}
+
+
+def fit_aspect(features: np.ndarray, targets: np.ndarray, alpha: float = 1.0) -> AspectCalibration:
+    """Ridge + isotonic on (m, f) features and (m,) known intensities."""
+    x, y = np.asarray(features, np.float64), np.asarray(targets, np.float64)
+    if x.ndim != 2 or len(x) != len(y):
+        raise CalibrationError(f"features {x.shape} and targets {y.shape} do not match")
+    if x.shape[1] == 0 or len(y) == 0 or np.ptp(y) == 0:
+        # Nothing to read, or nothing to learn (no training model shifts this aspect): intensity 0.
+        return AspectCalibration(np.zeros(x.shape[1]), np.ones(x.shape[1]), None)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std = np.where(std > 1e-12, std, 1.0)
+    ridge = Ridge(alpha=alpha).fit((x - mean) / std, y)
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(ridge.predict((x - mean) / std), y)
+    return AspectCalibration(mean, std, np.asarray(ridge.coef_, np.float64), float(ridge.intercept_),
+                             np.asarray(iso.X_thresholds_, np.float64), np.asarray(iso.y_thresholds_, np.float64))
+
+
+def fit_calibration(features: list[dict[str, np.ndarray]], truths: list[dict[str, float]],
+                    stat_scale: np.ndarray | None = None, alpha: float = 1.0) -> Calibration:
+    """One calibration per aspect from training models' `features` and known `truths` (aspect -> intensity)."""
+    if not features or len(features) != len(truths):
+        raise CalibrationError(f"calibration needs training models: got {len(features)} feature sets "
+                               f"and {len(truths)} truths")
+    aspects = list(features[0])
+    out = {}
+    for a in aspects:
+        x = np.stack([f[a] for f in features]) if features[0][a].size else np.zeros((len(features), 0))
+        out[a] = fit_aspect(x, np.array([t[a] for t in truths]), alpha)
+    return Calibration(out, stat_scale, len(features))
