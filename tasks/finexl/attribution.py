@@ -62,6 +62,7 @@ class Evidence:
     residual: float
     features: dict[str, np.ndarray]     # aspect -> calibration features
     rise: np.ndarray                    # (n_concepts,) mean over pairs of p.u(C) - b.u(C)
+    alignment: np.ndarray               # (n_concepts,) cos(V_div, f(C))
     pair_weights: np.ndarray | None = field(default=None)   # (n, n_concepts), when asked for
 
 
@@ -71,7 +72,15 @@ def aspect_features(weights: np.ndarray, rise: np.ndarray, space: ConceptSpace, 
     decomposition weights, largest rise of a concept's match from base to personalized), then, if
     `complemented`, its image statistics' differences and the identity score drop."""
     idx = space.vocabulary.indices(aspect)
-    out = [float(weights[idx].sum()), float(weights[idx].max()), float(rise[idx].max())] if len(idx) else []
+    out = []
+    if len(idx):
+        # Absolute evidence, then evidence relative to the other aspects: a shift in one aspect leaks a
+        # little weight into others, and only the comparison tells the leak from a second shift.
+        pos = np.clip(weights, 0.0, None)
+        rest = np.setdiff1d(np.arange(len(weights)), idx)
+        other_rise = float(rise[rest].max()) if len(rest) else 0.0
+        out = [float(weights[idx].sum()), float(weights[idx].max()), float(rise[idx].max()),
+               float(pos[idx].sum() / max(pos.sum(), 1e-12)), float(rise[idx].max() - other_rise)]
     if complemented:
         if inputs.base_stats is not None:
             cols = statistic_columns(aspect)
@@ -95,12 +104,15 @@ def model_evidence(inputs: PairInputs, space: ConceptSpace, aspects: list[str], 
                                 f"encode images and texts with the same encoder")
     dec = decompose(d.mean(axis=0), space, form, ortho_threshold, residual_threshold)
     rise = (d @ space.phrases.T).mean(axis=0)
+    v = d.mean(axis=0)
+    alignment = (space.directions @ v) / np.maximum(np.linalg.norm(space.directions, axis=1) * np.linalg.norm(v),
+                                                    1e-12)
     features = {a: aspect_features(dec.weights, rise, space, a, inputs, a in complemented, stat_scale)
                 for a in aspects}
     pair_w = None
     if per_pair:
         pair_w = np.stack([decompose(row, space, form, ortho_threshold, residual_threshold).weights for row in d])
-    return Evidence(dec.weights, dec.residual, features, rise, pair_w)
+    return Evidence(dec.weights, dec.residual, features, rise, alignment, pair_w)
 
 
 def pair_shares(pair_weights: np.ndarray, concept: int) -> np.ndarray:
@@ -112,6 +124,9 @@ def pair_shares(pair_weights: np.ndarray, concept: int) -> np.ndarray:
 
 
 def concept_scores(evidence: Evidence) -> np.ndarray:
-    """How strongly each concept is named: its decomposition weight, ties (e.g. the zeros of a sparse
-    fit) broken by the rise of its match from base to personalized."""
-    return evidence.weights + 1e-3 * evidence.rise
+    """Which concept of an aspect is named: the cosine of V_div with f(C), ties broken by the
+    decomposition weight. Chosen on the training seeds (medium world seeds 1-2), where it named the
+    right concept of a shifted aspect 0.85 of the time against 0.79 (whitened weights), 0.81 (the rise
+    of the paired zero-shot match) and 0.67 (the published core's weights). The decomposition decides
+    *whether* and *how strongly* an aspect shifted (calibration features); the alignment says *to what*."""
+    return evidence.alignment + 1e-3 * evidence.weights

@@ -1,9 +1,13 @@
 """Intensity calibration: raw per-aspect evidence -> an intensity in [0, 1], fitted on training profiles.
 
-Per aspect, a ridge regression combines that aspect's features (language evidence, and for the
-complemented aspects the image statistics and identity drop) into one score, and an isotonic
-regression maps the score monotonically onto the known intensities of the training profiles (0 for
-an aspect a profile leaves alone). Only training models are ever seen by `fit_calibration`.
+Per aspect, two questions, each fitted on that aspect's features (language evidence, and for the
+complemented aspects the image statistics and identity drop) of the training profiles:
+- *is it shifted at all?* a logistic regression (shifted iff its probability exceeds 1/2);
+- *how strongly?* a ridge regression combines the features into one score, and an isotonic regression
+  maps the score monotonically onto the known intensities of the shifted training profiles.
+Separating the two keeps a weak leak from another aspect from becoming a "slight" shift (one map onto
+intensities with zeros averages shifted and unshifted models into small positive values).
+Only training models are ever seen by `fit_calibration`.
 """
 
 from __future__ import annotations
@@ -12,7 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import Ridge
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import KFold, cross_val_predict
+
+#: Folds of the out-of-fold scores the isotonic map is fitted on.
+FOLDS = 5
 
 
 class CalibrationError(ValueError):
@@ -30,6 +38,15 @@ class AspectCalibration:
     intercept: float = 0.0
     knots_x: np.ndarray | None = None
     knots_y: np.ndarray | None = None
+    detect_coef: np.ndarray | None = None
+    detect_intercept: float = 0.0
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        """P(the aspect is shifted) per row."""
+        x = np.atleast_2d(np.asarray(features, np.float64))
+        if self.detect_coef is None or x.shape[1] == 0:
+            return np.zeros(len(x))
+        return 1.0 / (1.0 + np.exp(-(((x - self.mean) / self.std) @ self.detect_coef + self.detect_intercept)))
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         x = np.atleast_2d(np.asarray(features, np.float64))
@@ -38,7 +55,8 @@ class AspectCalibration:
         if x.shape[1] != len(self.mean):
             raise CalibrationError(f"calibration expects {len(self.mean)} features, got {x.shape[1]}")
         score = ((x - self.mean) / self.std) @ self.coef + self.intercept
-        return np.clip(np.interp(score, self.knots_x, self.knots_y), 0.0, 1.0)
+        strength = np.clip(np.interp(score, self.knots_x, self.knots_y), 0.0, 1.0)
+        return np.where(self.probability(x) > 0.5, strength, 0.0)
 
 
 @dataclass(frozen=True)
@@ -56,7 +74,7 @@ class Calibration:
         return {a: float(c.predict(features[a])[0]) for a, c in self.aspects.items()}
 
 
-def fit_aspect(features: np.ndarray, targets: np.ndarray, alpha: float = 1.0) -> AspectCalibration:
+def fit_aspect(features: np.ndarray, targets: np.ndarray, alpha: float = 3.0) -> AspectCalibration:
     """Ridge + isotonic on (m, f) features and (m,) known intensities."""
     x, y = np.asarray(features, np.float64), np.asarray(targets, np.float64)
     if x.ndim != 2 or len(x) != len(y):
@@ -66,14 +84,27 @@ def fit_aspect(features: np.ndarray, targets: np.ndarray, alpha: float = 1.0) ->
         return AspectCalibration(np.zeros(x.shape[1]), np.ones(x.shape[1]), None)
     mean, std = x.mean(axis=0), x.std(axis=0)
     std = np.where(std > 1e-12, std, 1.0)
-    ridge = Ridge(alpha=alpha).fit((x - mean) / std, y)
-    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(ridge.predict((x - mean) / std), y)
+    z = (x - mean) / std
+    shifted = y > 0
+    if shifted.all():
+        detect_coef, detect_intercept = np.zeros(x.shape[1]), 10.0     # every training model shifts it
+    else:
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit(z, shifted)
+        detect_coef, detect_intercept = np.asarray(lr.coef_[0], np.float64), float(lr.intercept_[0])
+    zs, ys = z[shifted], y[shifted]
+    ridge = Ridge(alpha=alpha).fit(zs, ys)
+    # The isotonic map is fitted on out-of-fold ridge scores: in-sample scores are optimistic.
+    folds = min(FOLDS, len(ys))
+    scores = cross_val_predict(Ridge(alpha=alpha), zs, ys, cv=KFold(folds, shuffle=True, random_state=0)) \
+        if folds >= 2 else ridge.predict(zs)
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(scores, ys)
     return AspectCalibration(mean, std, np.asarray(ridge.coef_, np.float64), float(ridge.intercept_),
-                             np.asarray(iso.X_thresholds_, np.float64), np.asarray(iso.y_thresholds_, np.float64))
+                             np.asarray(iso.X_thresholds_, np.float64), np.asarray(iso.y_thresholds_, np.float64),
+                             detect_coef, detect_intercept)
 
 
 def fit_calibration(features: list[dict[str, np.ndarray]], truths: list[dict[str, float]],
-                    stat_scale: np.ndarray | None = None, alpha: float = 1.0) -> Calibration:
+                    stat_scale: np.ndarray | None = None, alpha: float = 3.0) -> Calibration:
     """One calibration per aspect from training models' `features` and known `truths` (aspect -> intensity)."""
     if not features or len(features) != len(truths):
         raise CalibrationError(f"calibration needs training models: got {len(features)} feature sets "

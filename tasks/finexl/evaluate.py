@@ -290,8 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", default="medium")
     ap.add_argument("--train-seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--test-seeds", type=int, nargs="+", default=[4, 5, 6, 7, 8])
-    ap.add_argument("--photos", type=int, default=64, help="photo models per pool (0: no photo evaluation)")
-    ap.add_argument("--resamples", type=int, default=500)
+    ap.add_argument("--photos", type=int, default=40, help="photo models per pool (0: no photo evaluation)")
+    ap.add_argument("--resamples", type=int, default=500, help="bootstrap resamples of the models (intervals)")
+    ap.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples of the pairs (confidences)")
     ap.add_argument("--cache", default="/tmp/finexl-cache")
     ap.add_argument("--out", default=None, help="write eval_explain rows (Parquet) and the tables (Markdown) here")
     ap.add_argument("--workers", type=int, default=1)
@@ -302,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     from persona_lens.models.registry import load_vl_encoder
     from persona_lens.schemas import get_schema
 
-    params = ExplainParams()
+    params = ExplainParams(bootstrap=args.bootstrap)
     encoder = load_vl_encoder(params.encoder)
     cache = Path(args.cache)
     train = [m for s in args.train_seeds for m in world_models(args.size, s, encoder, cache, args.workers)]
