@@ -103,6 +103,25 @@ class TableSchema:
         return "\n".join(lines)
 
 
+def conform(table: pa.Table, schema: TableSchema) -> pa.Table:
+    """`table` with the schema's missing *nullable* columns appended as nulls, in schema order.
+
+    For tables written before a schema gained optional columns (the world renders `generations` at
+    render time). A missing non-nullable column raises SchemaError; extra columns are left for
+    `validate` to refuse.
+    """
+    missing = [c for c in schema.columns if c.name not in table.column_names]
+    required = [c.name for c in missing if not c.nullable]
+    if required:
+        raise SchemaError(f"table {schema.name!r}: missing required columns {required}")
+    for c in missing:
+        if c.is_vector:
+            raise SchemaError(f"table {schema.name!r}: cannot fill vector column {c.name!r} with nulls")
+        table = table.append_column(pa.field(c.name, c.type, nullable=True), pa.nulls(table.num_rows, c.type))
+    known = [n for n in schema.names if n in table.column_names]
+    return table.select(known + [n for n in table.column_names if n not in schema.names])
+
+
 def validate(table: pa.Table, schema: TableSchema) -> pa.Table:
     """Check `table` against `schema`; return it with the schema's metadata attached.
 

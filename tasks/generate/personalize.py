@@ -259,7 +259,7 @@ def personalize(references: torch.Tensor, config: TrainConfig, *, base: DCGANGen
                                 {**meta, "losses": losses})
             if step % config.checkpoint_every == 0 or step == config.steps:
                 logger.info("%s step %d/%d: loss %.4f (reconstruction %.4f, locality %.4f), %.1f s",
-                            config.method, step, config.steps, float(loss), float(rec), float(loc),
+                            config.method, step, config.steps, loss.item(), rec.item(), loc.item(),
                             time.perf_counter() - t0)
     adapter = adapter_tensors(model, config.method)
     final = merged_generator(base, config.method, adapter, config.rank, config.alpha)

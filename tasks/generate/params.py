@@ -1,0 +1,202 @@
+"""The generate stage's parameters and its personalization-job YAML, checked when they are built.
+
+Every check runs at construction, before any image is read or any weight loaded; a bad value raises
+ConfigError (via `StageParams.parse` / `load_job`) naming the field and the value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from persona_lens.models.gan import NAME as DCGAN_NAME
+from persona_lens.tasks.generate.personalize import METHODS
+from persona_lens.tasks.generate.subjects import packaged_photos
+from persona_lens.tasks.generate.truth import parse_shift
+from persona_lens.tasks.params import ConfigError, StageParams
+
+GENERATORS = (DCGAN_NAME,)
+
+
+def check_generator(value: str) -> str:
+    """A known generator name, or a folder holding a DCGAN `weights.tar` (returned absolute)."""
+    if value in GENERATORS:
+        return value
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise ValueError(f"unknown generator {value!r}: not one of {list(GENERATORS)} and not an existing folder")
+    if not (path / "weights.tar").is_file():
+        raise ValueError(f"generator folder {str(path)!r} has no weights.tar")
+    return str(path.resolve())
+
+
+def check_method(value: str) -> str:
+    if value not in METHODS:
+        raise ValueError(f"unknown method {value!r}; known: {list(METHODS)}")
+    return value
+
+
+def check_subject_source(value: str) -> str:
+    """A packaged photo name, or an existing folder of reference images."""
+    if value in packaged_photos() or Path(value).expanduser().is_dir():
+        return value
+    raise ValueError(f"subject {value!r} is neither a packaged photo {sorted(packaged_photos())} "
+                     f"nor an existing folder")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Training(_Strict):
+    steps: int = Field(60, ge=1)
+    lr: float | None = Field(None, gt=0)
+    rank: int = Field(8, ge=1, le=64)
+    alpha: float = Field(8.0, gt=0)
+    locality_weight: float = Field(1.0, ge=0)
+    inversion_steps: int = Field(60, ge=0)
+    inversion_candidates: int = Field(128, ge=1)
+    seed: int = Field(0, ge=0)
+    checkpoint_every: int = Field(20, ge=1)
+    threads: int = Field(1, ge=1)
+
+
+class LatentSpec(_Strict):
+    seed: int = Field(1000, ge=0)
+    count: int = Field(16, ge=1, le=4096)
+    noise: float = Field(0.15, ge=0)
+
+
+class SubjectSpec(_Strict):
+    """Exactly one source of references: a packaged photo, a folder, a manifest, or an ingested subject."""
+
+    name: str = Field(min_length=1)
+    packaged: str | None = None
+    folder: str | None = None
+    manifest: str | None = None
+    ingested: bool = False        # the `images` rows whose `subject` is `name` (resolved by the flow)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SubjectSpec:
+        given = [k for k in ("packaged", "folder", "manifest") if getattr(self, k)] + (["ingested"] if self.ingested else [])
+        if len(given) != 1:
+            raise ValueError(f"subject {self.name!r} needs exactly one of packaged, folder, manifest, ingested; "
+                             f"got {given or 'none'}")
+        if self.packaged and self.packaged not in packaged_photos():
+            raise ValueError(f"unknown packaged photo {self.packaged!r}; known: {sorted(packaged_photos())}")
+        if self.folder and not Path(self.folder).expanduser().is_dir():
+            raise ValueError(f"reference folder {self.folder!r} does not exist")
+        if self.manifest and not Path(self.manifest).expanduser().is_file():
+            raise ValueError(f"manifest {self.manifest!r} does not exist")
+        return self
+
+
+class PersonalizationJob(StageParams):
+    """One personalization, as written in a job YAML file."""
+
+    subject: SubjectSpec
+    method: str
+    generator: str = DCGAN_NAME
+    model_id: str | None = None
+    num_references: int = Field(6, ge=3, le=10)
+    latents: LatentSpec = LatentSpec()
+    training: Training = Training()
+    shifts: list[str] = []               # known-truth concepts applied to the references
+    snapshot_steps: list[int] = []
+    output: str | None = None            # checkpoints + adapter folder (path or fsspec URL)
+
+    _method = field_validator("method")(classmethod(lambda cls, v: check_method(v)))
+    _generator = field_validator("generator")(classmethod(lambda cls, v: check_generator(v)))
+
+    @field_validator("shifts")
+    @classmethod
+    def _shifts(cls, v: list[str]) -> list[str]:
+        for s in v:
+            parse_shift(s)
+        return v
+
+    @model_validator(mode="after")
+    def _snapshots(self) -> PersonalizationJob:
+        bad = [s for s in self.snapshot_steps if not 1 <= s <= self.training.steps]
+        if bad:
+            raise ValueError(f"snapshot_steps must lie in [1, training.steps={self.training.steps}], got {bad}")
+        return self
+
+
+def load_job(path: str | Path) -> PersonalizationJob:
+    """Read and validate a job YAML file; ConfigError names the file and the field."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read job file {str(path)!r}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"job file {str(path)!r} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"job file {str(path)!r} must hold a mapping, got {type(data).__name__}")
+    try:
+        return PersonalizationJob.parse(data)
+    except ConfigError as exc:
+        raise ConfigError(f"job file {str(path)!r}: {exc}") from exc
+
+
+class GenerateParams(StageParams):
+    """The generate stage in the main job: subjects × methods, plus known-truth snapshots."""
+
+    generator: str = DCGAN_NAME
+    subjects: list[str] = ["astronaut", "grace_hopper"]
+    methods: list[str] = ["lora", "full"]
+    num_references: int = Field(6, ge=3, le=10)
+    steps: int = Field(60, ge=1)
+    rank: int = Field(8, ge=1, le=64)
+    locality_weight: float = Field(1.0, ge=0)
+    inversion_steps: int = Field(60, ge=0)
+    samples: int = Field(16, ge=2, le=4096)          # subject latents per model (twins)
+    locality_samples: int = Field(8, ge=0, le=4096)  # random latents per model for the locality check
+    latent_noise: float = Field(0.15, ge=0)
+    truth: bool = True
+    truth_subject: str = "astronaut"
+    truth_shifts: list[list[str]] = [["style:a pencil sketch@1.0"], ["color:warm orange tones@0.8"],
+                                     ["lighting:dim low-key light@0.7"],
+                                     ["style:a pencil sketch@0.6", "color:warm orange tones@0.8"]]
+    truth_steps: list[int] = [15, 30]
+    truth_method: str = "lora"
+    seed: int = Field(0, ge=0)
+    threads: int = Field(1, ge=1)
+
+    _generator = field_validator("generator")(classmethod(lambda cls, v: check_generator(v)))
+    _method = field_validator("truth_method")(classmethod(lambda cls, v: check_method(v)))
+
+    @field_validator("methods")
+    @classmethod
+    def _methods(cls, v: list[str]) -> list[str]:
+        return [check_method(m) for m in v]
+
+    @field_validator("subjects")
+    @classmethod
+    def _subjects(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"subjects must be distinct, got {v}")
+        return [check_subject_source(s) for s in v]
+
+    @field_validator("truth_shifts")
+    @classmethod
+    def _truth_shifts(cls, v: list[list[str]]) -> list[list[str]]:
+        for group in v:
+            if not group:
+                raise ValueError("every truth_shifts entry needs at least one shift")
+            shifts = [parse_shift(s) for s in group]
+            aspects = [s.concept.aspect for s in shifts]
+            if len(set(aspects)) != len(aspects):
+                raise ValueError(f"a truth_shifts entry may shift each aspect once, got {group}")
+        return v
+
+    @model_validator(mode="after")
+    def _truth(self) -> GenerateParams:
+        if self.truth:
+            check_subject_source(self.truth_subject)
+            if not self.truth_steps or any(s < 1 for s in self.truth_steps):
+                raise ValueError(f"truth_steps must be positive steps, got {self.truth_steps}")
+        return self
