@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from persona_lens.tasks.finexl.core import ExplainInputError, check_pairs, pair_differences
+from persona_lens.tasks.finexl.dictionary import ConceptDictionary
 from persona_lens.tasks.finexl.directions import ConceptSpace, decompose
 from persona_lens.tasks.finexl.image_stats import STATISTICS, pair_statistic_features, statistic_columns
 
@@ -64,6 +65,7 @@ class Evidence:
     rise: np.ndarray                    # (n_concepts,) mean over pairs of p.u(C) - b.u(C)
     alignment: np.ndarray               # (n_concepts,) cos(V_div, f(C))
     pair_weights: np.ndarray | None = field(default=None)   # (n, n_concepts), when asked for
+    learned: bool = False               # weights from a learnt concept dictionary (dictionary.py)
 
 
 def aspect_features(weights: np.ndarray, rise: np.ndarray, space: ConceptSpace, aspect: str,
@@ -96,17 +98,26 @@ def aspect_features(weights: np.ndarray, rise: np.ndarray, space: ConceptSpace, 
 def model_evidence(inputs: PairInputs, space: ConceptSpace, aspects: list[str], form: str = "whitened",
                    complemented: tuple[str, ...] = (), stat_scale: np.ndarray | None = None,
                    ortho_threshold: float = 0.03, residual_threshold: float = 0.2,
-                   per_pair: bool = False) -> Evidence:
-    """The evidence of one model (see module doc). `per_pair` also decomposes each pair alone."""
+                   per_pair: bool = False, dictionary: ConceptDictionary | None = None) -> Evidence:
+    """The evidence of one model (see module doc). `per_pair` also decomposes each pair alone. With a
+    learnt `dictionary` (form `learned`) the weights are its NNLS weights (intensity scale) and each
+    aspect's feature is its largest concept weight."""
     d = pair_differences(inputs.base, inputs.personalized)
     if d.shape[1] != space.dim:
         raise ExplainInputError(f"image vectors have dimension {d.shape[1]}, the concept space {space.dim}: "
                                 f"encode images and texts with the same encoder")
-    dec = decompose(d.mean(axis=0), space, form, ortho_threshold, residual_threshold)
     rise = (d @ space.phrases.T).mean(axis=0)
     v = d.mean(axis=0)
     alignment = (space.directions @ v) / np.maximum(np.linalg.norm(space.directions, axis=1) * np.linalg.norm(v),
                                                     1e-12)
+    if dictionary is not None:
+        w = dictionary.weights(inputs)
+        features = {a: np.array([float(w[space.vocabulary.indices(a)].max())]) if len(space.vocabulary.indices(a))
+                    else np.zeros(0) for a in aspects}
+        pair_w = np.stack([dictionary.weights(inputs.take(np.array([i]))) for i in range(len(d))]) \
+            if per_pair else None
+        return Evidence(w, 0.0, features, rise, alignment, pair_w, learned=True)
+    dec = decompose(v, space, form, ortho_threshold, residual_threshold)
     features = {a: aspect_features(dec.weights, rise, space, a, inputs, a in complemented, stat_scale)
                 for a in aspects}
     pair_w = None
@@ -128,5 +139,9 @@ def concept_scores(evidence: Evidence) -> np.ndarray:
     decomposition weight. Chosen on the training seeds (medium world seeds 1-2), where it named the
     right concept of a shifted aspect 0.85 of the time against 0.79 (whitened weights), 0.81 (the rise
     of the paired zero-shot match) and 0.67 (the published core's weights). The decomposition decides
-    *whether* and *how strongly* an aspect shifted (calibration features); the alignment says *to what*."""
+    *whether* and *how strongly* an aspect shifted (calibration features); the alignment says *to what*.
+    With a learnt dictionary the weights name the concept (they were fitted to do so), ties broken by
+    the alignment."""
+    if evidence.learned:
+        return evidence.weights + 1e-3 * evidence.alignment
     return evidence.alignment + 1e-3 * evidence.weights

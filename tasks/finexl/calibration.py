@@ -66,6 +66,7 @@ class Calibration:
     aspects: dict[str, AspectCalibration]
     stat_scale: np.ndarray | None
     models: int
+    dictionary: object | None = None     # a learnt ConceptDictionary (form `learned`), else None
 
     def intensities(self, features: dict[str, np.ndarray]) -> dict[str, float]:
         missing = [a for a in self.aspects if a not in features]

@@ -112,7 +112,8 @@ def explain_model(model_id: str, inputs: PairInputs, space: ConceptSpace, calibr
     """Explain one model (see module doc). Every aspect of `aspects` appears, intensity 0 when unchanged."""
     inputs.check(min_pairs)
     kw = dict(form=form, complemented=complemented, stat_scale=calibration.stat_scale,
-              ortho_threshold=ortho_threshold, residual_threshold=residual_threshold)
+              ortho_threshold=ortho_threshold, residual_threshold=residual_threshold,
+              dictionary=getattr(calibration, "dictionary", None))
     ev = model_evidence(inputs, space, aspects, per_pair=True, **kw)
     point = calibration.intensities(ev.features)
     vocab = space.vocabulary

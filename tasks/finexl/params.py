@@ -31,7 +31,8 @@ class ExplainParams(StageParams):
 
     - `encoder`: the `VisionLanguageEncoder` (registry name, aligner file or CLIP/SigLIP folder).
     - `form`: how the divergence is decomposed into concepts: `whitened` (PCA-truncated whitened
-      subspace + non-negative least squares) or `core` (the published greedy orthogonal least squares).
+      subspace + non-negative least squares), `core` (the published greedy orthogonal least squares)
+      or `learned` (NNLS on a concept dictionary learnt from training profiles, dictionary.py).
       The default is the form that scored higher on the *training* seeds (docs/explain.md).
     - `vocabulary`: a YAML file of concept phrases per aspect (None: the taxonomy's own phrases).
     - `probe_prompts`: the prompts t of the concept directions.
@@ -45,7 +46,7 @@ class ExplainParams(StageParams):
     """
 
     encoder: str = "persona-lens-lit"
-    form: Literal["whitened", "core"] = "whitened"
+    form: Literal["whitened", "core", "learned"] = "learned"
     vocabulary: str | None = None
     probe_prompts: tuple[str, ...] = DEFAULT_PROBES
     ortho_threshold: float = 0.03
