@@ -11,25 +11,36 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from persona_lens.models.diffusion import is_diffusers_folder
 from persona_lens.models.gan import NAME as DCGAN_NAME
+from persona_lens.tasks.generate.diffusion import METHODS as DIFFUSION_METHODS
 from persona_lens.tasks.generate.personalize import METHODS
 from persona_lens.tasks.generate.subjects import packaged_photos
 from persona_lens.tasks.generate.truth import parse_shift
 from persona_lens.tasks.params import ConfigError, StageParams
 
 GENERATORS = (DCGAN_NAME,)
+JOB_METHODS = tuple(dict.fromkeys(METHODS + DIFFUSION_METHODS))
 
 
-def check_generator(value: str) -> str:
-    """A known generator name, or a folder holding a DCGAN `weights.tar` (returned absolute)."""
+def check_generator(value: str, diffusers: bool = False) -> str:
+    """A known generator name, or a folder holding a DCGAN `weights.tar` (returned absolute); with
+    `diffusers`, also a diffusers pipeline folder (`model_index.json`)."""
     if value in GENERATORS:
         return value
     path = Path(value).expanduser()
     if not path.is_dir():
         raise ValueError(f"unknown generator {value!r}: not one of {list(GENERATORS)} and not an existing folder")
+    if diffusers and is_diffusers_folder(path):
+        return str(path.resolve())
     if not (path / "weights.tar").is_file():
-        raise ValueError(f"generator folder {str(path)!r} has no weights.tar")
+        what = "weights.tar (DCGAN) nor model_index.json (diffusers)" if diffusers else "weights.tar"
+        raise ValueError(f"generator folder {str(path)!r} has no {what}")
     return str(path.resolve())
+
+
+def is_diffusers_generator(value: str) -> bool:
+    return value not in GENERATORS and is_diffusers_folder(value)
 
 
 def check_method(value: str) -> str:
@@ -93,12 +104,71 @@ class SubjectSpec(_Strict):
         return self
 
 
+class DiffusionSpec(_Strict):
+    """Settings of the diffusers path (ignored by the DCGAN): the recipes' prompts, sampling, device."""
+
+    token: str | None = None            # None: "sks" (lora, dreambooth), "<subject name>" (textual inversion)
+    class_word: str = Field("person", min_length=1)
+    instance_prompt: str = "a photo of {token} {class_word}"
+    class_prompt: str = "a photo of {class_word}"
+    prior_loss_weight: float = Field(1.0, ge=0)
+    num_class_images: int = Field(8, ge=1, le=1000)
+    batch_size: int = Field(1, ge=1, le=64)
+    resolution: int | None = Field(None, ge=8, le=2048)    # None: the pipeline's native size
+    sample_steps: int = Field(30, ge=1, le=1000)
+    guidance_scale: float = Field(7.5, ge=0)
+    device: str = "auto"
+    dtype: str = "auto"
+    vl_encoder: str | None = "persona-lens-lit"             # prompt fidelity; None: not scored
+
+    @field_validator("dtype")
+    @classmethod
+    def _dtype(cls, v: str) -> str:
+        if v not in ("auto", "float32", "float16", "bfloat16"):
+            raise ValueError(f"dtype must be auto, float32, float16 or bfloat16, got {v!r}")
+        return v
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        if not (v in ("auto", "cpu") or v.startswith("cuda")):
+            raise ValueError(f"device must be auto, cpu or cuda[:n], got {v!r}")
+        return v
+
+
+def _check_template(where: str, text: str) -> str:
+    try:
+        return text.format(token="{token}", class_word="{class_word}")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"{where} {text!r} may use only the placeholders {{token}} and {{class_word}} ({exc})") from exc
+
+
+def read_prompts(path: str | Path) -> list[str]:
+    """A prompts YAML file: a list of strings, or a mapping with a `prompts` list."""
+    path = Path(path).expanduser()
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ValueError(f"cannot read prompts file {str(path)!r}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ValueError(f"prompts file {str(path)!r} is not valid YAML: {exc}") from exc
+    if isinstance(data, dict):
+        data = data.get("prompts")
+    if not isinstance(data, list) or not data or not all(isinstance(p, str) and p.strip() for p in data):
+        raise ValueError(f"prompts file {str(path)!r} must hold a non-empty list of prompts "
+                         f"(or a mapping with one under 'prompts')")
+    return data
+
+
 class PersonalizationJob(StageParams):
     """One personalization, as written in a job YAML file."""
 
     subject: SubjectSpec
     method: str
     generator: str = DCGAN_NAME
+    prompts: list[str] = []              # diffusers: a list, or a prompts YAML file; {token}, {class_word}
+    seeds: list[int] = [0, 1, 2, 3]      # diffusers: every prompt is drawn with every seed
+    diffusion: DiffusionSpec = DiffusionSpec()
     model_id: str | None = None
     num_references: int = Field(6, ge=3, le=10)
     latents: LatentSpec = LatentSpec()
@@ -107,8 +177,62 @@ class PersonalizationJob(StageParams):
     snapshot_steps: list[int] = []
     output: str | None = None            # checkpoints + adapter folder (path or fsspec URL)
 
-    _method = field_validator("method")(classmethod(lambda cls, v: check_method(v)))
-    _generator = field_validator("generator")(classmethod(lambda cls, v: check_generator(v)))
+    _generator = field_validator("generator")(classmethod(lambda cls, v: check_generator(v, diffusers=True)))
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, v: str) -> str:
+        if v not in JOB_METHODS:
+            raise ValueError(f"unknown method {v!r}; known: {list(JOB_METHODS)}")
+        return v
+
+    @field_validator("prompts", mode="before")
+    @classmethod
+    def _prompts(cls, v):
+        return read_prompts(v) if isinstance(v, str) else v
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int]) -> list[int]:
+        if not v or any(s < 0 for s in v) or len(set(v)) != len(v):
+            raise ValueError(f"seeds must be distinct non-negative integers, got {v}")
+        return v
+
+    @property
+    def is_diffusers(self) -> bool:
+        return is_diffusers_generator(self.generator)
+
+    @property
+    def token(self) -> str:
+        """The placeholder word of the subject in prompts."""
+        if self.diffusion.token:
+            return self.diffusion.token
+        return f"<{self.subject.name}>" if self.method == "textual_inversion" else "sks"
+
+    @model_validator(mode="after")
+    def _backend(self) -> PersonalizationJob:
+        if not self.is_diffusers:
+            if self.method not in METHODS:
+                raise ValueError(f"method {self.method!r} needs a diffusers generator folder; the DCGAN "
+                                 f"{self.generator!r} knows {list(METHODS)}")
+            if self.prompts:
+                raise ValueError("prompts apply to diffusers generators only; the DCGAN is driven by latent codes")
+            return self
+        if self.method not in DIFFUSION_METHODS:
+            raise ValueError(f"method {self.method!r} is not available for the diffusers generator "
+                             f"{self.generator!r}; known: {list(DIFFUSION_METHODS)}")
+        if not self.prompts:
+            raise ValueError(f"a diffusers job needs prompts (a list, or a prompts YAML file)")
+        if self.shifts:
+            raise ValueError("shifts (known-truth concepts) apply to the DCGAN path only")
+        for i, p in enumerate(self.prompts):
+            _check_template(f"prompts[{i}]", p)
+            if self.method == "textual_inversion" and "{token}" not in p and self.token not in p:
+                raise ValueError(f"prompts[{i}] {p!r} does not use the learned token ({{token}} = {self.token!r}): "
+                                 f"textual inversion changes only prompts that do")
+        _check_template("diffusion.instance_prompt", self.diffusion.instance_prompt)
+        _check_template("diffusion.class_prompt", self.diffusion.class_prompt)
+        return self
 
     @field_validator("shifts")
     @classmethod
@@ -125,8 +249,9 @@ class PersonalizationJob(StageParams):
         return self
 
 
-def load_job(path: str | Path) -> PersonalizationJob:
-    """Read and validate a job YAML file; ConfigError names the file and the field."""
+def load_job(path: str | Path, **overrides) -> PersonalizationJob:
+    """Read and validate a job YAML file (fields in `overrides` replace the file's, e.g. `generator`
+    for `--model PATH`); ConfigError names the file and the field."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text())
@@ -136,8 +261,10 @@ def load_job(path: str | Path) -> PersonalizationJob:
         raise ConfigError(f"job file {str(path)!r} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"job file {str(path)!r} must hold a mapping, got {type(data).__name__}")
+    if isinstance(data.get("prompts"), str) and not Path(data["prompts"]).expanduser().is_absolute():
+        data["prompts"] = str(path.parent / data["prompts"])   # a prompts file sits beside its job
     try:
-        return PersonalizationJob.parse(data)
+        return PersonalizationJob.parse(data, **overrides)
     except ConfigError as exc:
         raise ConfigError(f"job file {str(path)!r}: {exc}") from exc
 
@@ -200,3 +327,21 @@ class GenerateParams(StageParams):
             if not self.truth_steps or any(s < 1 for s in self.truth_steps):
                 raise ValueError(f"truth_steps must be positive steps, got {self.truth_steps}")
         return self
+
+
+class GenerateJobParams(StageParams):
+    """One personalization job file for the `generate-job` flow (checked, and read, when built)."""
+
+    job: str = Field(description="A personalization job YAML file (docs/generate.md lists its fields).")
+
+    @field_validator("job")
+    @classmethod
+    def _readable_job(cls, path: str) -> str:
+        try:
+            load_job(path)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from exc
+        return str(Path(path).expanduser().resolve())
+
+    def load(self) -> PersonalizationJob:
+        return load_job(self.job)
