@@ -18,7 +18,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from persona_lens.models.diffusion import DiffusionGenerator, load_diffusion_generator, save_adapter
-from persona_lens.tasks.generate import tables
+from persona_lens.tasks.generate.tables import GeneratedImage, adapter_row, png_bytes
 from persona_lens.tasks.generate.diffusion import DiffusionTrainConfig, personalize_diffusion
 from persona_lens.tasks.generate.fidelity import fidelity_rows, scoring_text
 from persona_lens.tasks.generate.params import PersonalizationJob
@@ -80,7 +80,7 @@ def prompt_pairs(job: PersonalizationJob, config: DiffusionTrainConfig) -> tuple
 def prompt_twins(*, model_id: str, method: str, subject: str, generator: str, prompts: list[str],
                  seeds: list[int], base_images: list[Image.Image], personalized_images: list[Image.Image],
                  hyperparameters: dict, adapter_uri: str, base_seconds: float,
-                 personalized_seconds: float) -> tuple[list[tables.GeneratedImage], list[tables.GeneratedImage]]:
+                 personalized_seconds: float) -> tuple[list[GeneratedImage], list[GeneratedImage]]:
     """`generations` rows of base and personalized twins: same prompt and seed, linked by base_image_id."""
     if not (len(prompts) == len(seeds) == len(base_images) == len(personalized_images)):
         raise ValueError(f"twins must pair up: {len(prompts)} prompts, {len(seeds)} seeds, "
@@ -88,14 +88,14 @@ def prompt_twins(*, model_id: str, method: str, subject: str, generator: str, pr
     hp, n = json.dumps(hyperparameters, sort_keys=True), max(len(prompts), 1)
     base, pers = [], []
     for prompt, seed, b, p in zip(prompts, seeds, base_images, personalized_images):
-        bb, pb = tables.png_bytes(b), tables.png_bytes(p)
+        bb, pb = png_bytes(b), png_bytes(p)
         bid, pid = image_id_of(bb), image_id_of(pb)
         if bid == pid:   # the key is image_id: the personalized row would vanish behind its twin
             log.warning("%s drew the same image as the base for %r, seed %d", model_id, prompt, seed)
         common = {"subject": subject, "prompt": prompt, "seed": int(seed), "generator": generator}
-        base.append(tables.GeneratedImage(bid, bb, {**common, "image_id": bid, "model_id": generator,
+        base.append(GeneratedImage(bid, bb, {**common, "image_id": bid, "model_id": generator,
                                                     "method": "base", "wall_seconds": base_seconds / n}))
-        pers.append(tables.GeneratedImage(pid, pb, {**common, "image_id": pid, "model_id": model_id,
+        pers.append(GeneratedImage(pid, pb, {**common, "image_id": pid, "model_id": model_id,
                                                     "method": method, "base_image_id": bid, "hyperparameters": hp,
                                                     "adapter_uri": adapter_uri,
                                                     "wall_seconds": personalized_seconds / n}))
@@ -133,7 +133,7 @@ def run_diffusion_job(job: PersonalizationJob, out_dir: str, references: list[Im
                        {"base_digest": base.digest, "base_model": base.name, "model_id": model_id,
                         "token": config.token, "hyperparameters": hp}, p.lora_config)
     result = GenerateResult()
-    result.adapters.append(tables.adapter_row(model_id=model_id, base_model=base.name, base_digest=base.digest,
+    result.adapters.append(adapter_row(model_id=model_id, base_model=base.name, base_digest=base.digest,
                                               method=job.method, subject=job.subject.name, steps=p.steps,
                                               final_loss=p.final_loss, checkpoint_uri=uri, seconds=p.seconds,
                                               hyperparameters=hp))
