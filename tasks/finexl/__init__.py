@@ -11,6 +11,7 @@ model, and how strongly. Pure functions of arrays; the flow feeds them from the 
 from persona_lens.tasks.finexl.attribution import PairInputs, concept_scores, model_evidence, pair_shares
 from persona_lens.tasks.finexl.calibration import Calibration, CalibrationError, fit_calibration
 from persona_lens.tasks.finexl.core import ExplainInputError, divergence_vector, pair_differences, published_core
+from persona_lens.tasks.finexl.dictionary import ConceptDictionary, fit_concept_dictionary
 from persona_lens.tasks.finexl.directions import (
     ConceptSpace, build_concept_space, decompose, encode_concept_space, texts_to_encode,
 )
@@ -23,9 +24,11 @@ from persona_lens.tasks.finexl.vocabulary import (
     Vocabulary, VocabularyError, load_vocabulary, paraphrase_vocabulary, taxonomy_vocabulary,
 )
 from persona_lens.tasks.finexl.whitened import fit_whitening, whitened_nnls
+from persona_lens.tasks.finexl.evaluate import FittedMethod, fit_method, run_split  # noqa: E402  (uses the above)
 
 __all__ = [
-    "Calibration", "CalibrationError", "ConceptSpace", "ExplainInputError", "ExplainParams", "Explanation",
+    "Calibration", "CalibrationError", "ConceptDictionary", "ConceptSpace", "FittedMethod", "fit_concept_dictionary",
+    "fit_method", "run_split", "ExplainInputError", "ExplainParams", "Explanation",
     "FolderPairs", "PairInputs", "PairingError", "STATISTICS", "Vocabulary", "VocabularyError",
     "build_concept_space", "concept_scores", "decompose", "divergence_vector", "encode_concept_space",
     "explain_model", "explanation_rows", "explanations_table", "fit_calibration", "fit_whitening",
