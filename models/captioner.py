@@ -275,3 +275,62 @@ def load_mapping(path: str | os.PathLike) -> MappingNetwork:
     net = MappingNetwork(config)
     net.load_state_dict(load_file(str(path)), strict=True)
     return net.eval()
+
+
+# --- a small language model trained once on the corpus (the CPU-feasible frozen captioner) ------------
+
+SMALL_LM_NAME = "clipcap-small"
+
+
+def word_tokenizer(texts: list[str]):
+    """A word-level tokenizer (lower-cased words and punctuation) over `texts` and both prompts."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<pad>", "<unk>", "<eos>"]
+    pre = pre_tokenizers.Whitespace()
+    words = sorted({w for t in [*texts, PLAIN_PROMPT, PERSONA_PROMPT.replace(PERSONA_SLOT, "")]
+                    for w, _ in pre.pre_tokenize_str(t.lower())})
+    vocab = {w: i for i, w in enumerate(specials + words)}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", eos_token="<eos>")
+
+
+def small_language_model(vocab_size: int, dim: int = 192, layers: int = 2, heads: int = 4, seed: int = 0):
+    """A small Llama-architecture causal LM (random init, seeded) for `vocab_size` words."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=vocab_size, hidden_size=dim, intermediate_size=2 * dim,
+                         num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
+                         max_position_embeddings=128, tie_word_embeddings=True, pad_token_id=0,
+                         eos_token_id=2, bos_token_id=2)
+    return LlamaForCausalLM(config)
+
+
+def save_captioner(folder: str | os.PathLike, mapping: MappingNetwork, lm, tokenizer, card: str | None = None) -> None:
+    """A trained captioner as a folder: lm/ (safetensors + config + tokenizer), mapping.safetensors."""
+    folder = Path(folder)
+    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    lm.save_pretrained(tmp / "lm", safe_serialization=True)
+    tokenizer.save_pretrained(tmp / "lm")
+    save_mapping(mapping, tmp / "mapping.safetensors")
+    if card:
+        (tmp / "README.md").write_text(card)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+
+
+def load_captioner_parts(folder: str | os.PathLike):
+    """(mapping, lm, tokenizer) of a folder written by `save_captioner`, everything frozen."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = Path(folder)
+    if not (folder / "mapping.safetensors").is_file():
+        raise ModelError(f"no trained captioner in {str(folder)!r}: run the train-captioner flow")
+    lm = AutoModelForCausalLM.from_pretrained(folder / "lm", dtype=torch.float32).eval().requires_grad_(False)
+    tok = AutoTokenizer.from_pretrained(folder / "lm")
+    return load_mapping(folder / "mapping.safetensors").requires_grad_(False), lm, tok
