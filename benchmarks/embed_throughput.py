@@ -85,7 +85,7 @@ def write_dataset(root, files: list[bytes]) -> None:
 def run_stage(root, encoder_name: str, runtime: str, threads: int | None, batch_size: int) -> float:
     """The stage's own functions, as the flow's tasks call them; returns seconds for all images."""
     from persona_lens.models.registry import load_image_encoder
-    from persona_lens.tasks.embed import embed_images, part_key, plan_images, write_shard
+    from persona_lens.tasks.embed.encode import embed_images, part_key, plan_images, write_shard
 
     for table in ("embeddings", "quarantine"):  # start each repeat from an unembedded root
         shutil.rmtree(root.path("tables", table), ignore_errors=True)

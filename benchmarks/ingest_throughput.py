@@ -18,8 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
+from persona_lens.flows.run_context import configure_environment  # noqa: E402 (before Prefect)
+
+configure_environment()
 
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
@@ -56,9 +57,10 @@ def bare_baseline(paths: list[Path], out: Path) -> float:
 
 def stage(src: Path, root: Path, labels: list[str] | None) -> float:
     from persona_lens.flows.ingest import ingest_flow
+    from persona_lens.tasks.ingest import IngestParams
 
     t = time.perf_counter()
-    summary = ingest_flow(str(src), root=str(root), labels=labels, batch_size=256)
+    summary = ingest_flow(IngestParams(source=str(src), labels=labels, batch_size=256), root=str(root))
     elapsed = time.perf_counter() - t
     assert summary["images"] > 0, summary
     return elapsed

@@ -13,7 +13,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from persona_lens.flows.common import configure_environment
+from persona_lens.flows.cli_params import stage_options
+from persona_lens.flows.run_context import configure_environment
+from persona_lens.tasks.aligner.params import EvalAlignerParams, TrainAlignerParams
+from persona_lens.tasks.embed.params import EmbedParams
+from persona_lens.tasks.generate.params import GenerateJobParams, GenerateParams
+from persona_lens.tasks.ingest.params import IngestParams
+from persona_lens.tasks.rank.params import EvalRankParams, RankParams
+from persona_lens.tasks.world.params import WorldLoadParams, WorldMakeParams
 
 configure_environment()  # before Prefect or transformers are imported
 
@@ -63,31 +70,21 @@ def run(root: RootOpt = None,
 
 
 @app.command()
-def ingest(source: Annotated[str, typer.Argument(help="Folder, manifest (.csv/.parquet), shards (.tar), or s3:// prefix.")],
-           root: RootOpt = None,
-           role: Annotated[str, typer.Option(help="reference, gallery, generated, scene, …")] = "gallery",
-           labels: Annotated[Optional[str], typer.Option(help="Label level names, e.g. category,subclass,instance.")] = None,
-           batch_size: Annotated[int, typer.Option(min=1, help="Images per batch (and per shard).")] = 256) -> None:
+@stage_options(IngestParams, arguments=("source",))
+def ingest(params: IngestParams, root: RootOpt = None) -> None:
     """Ingest images: validate, hash, dedupe, shard; bad items go to the quarantine table."""
     from persona_lens.flows.ingest import ingest_flow
 
-    levels = [s.strip() for s in labels.split(",") if s.strip()] if labels else None
-    summary = ingest_flow(source, root=root, role=role, labels=levels, batch_size=batch_size)
-    typer.echo(json.dumps(summary, indent=2))
+    typer.echo(json.dumps(ingest_flow(params, root=root), indent=2))
 
 
 @app.command()
-def embed(root: RootOpt = None,
-          encoder: Annotated[str, typer.Option(help="Image encoder name or local model folder.")] = "efficientnet-lite0",
-          text_encoder: Annotated[Optional[str], typer.Option(help="Text encoder name or folder; 'none' to skip.")] = "all-minilm-l6-v2",
-          batch_size: Annotated[int, typer.Option(min=1)] = 32,
-          runtime: Annotated[str, typer.Option(help="auto, torch or onnxruntime.")] = "auto") -> None:
+@stage_options(EmbedParams)
+def embed(params: EmbedParams, root: RootOpt = None) -> None:
     """Embed every image (and caption text) not yet embedded by this encoder."""
     from persona_lens.flows.embed import embed_flow
 
-    text = None if text_encoder in (None, "", "none") else text_encoder
-    summary = embed_flow(root=root, encoder=encoder, text_encoder=text, batch_size=batch_size, runtime=runtime)
-    typer.echo(json.dumps(summary, indent=2, default=str))
+    typer.echo(json.dumps(embed_flow(params, root=root), indent=2, default=str))
 
 
 world_app = typer.Typer(no_args_is_help=True, help="The synthetic world: render one, load one into a dataset root.")
@@ -95,28 +92,23 @@ app.add_typer(world_app, name="world")
 
 
 @world_app.command("make")
-def world_make(size: Annotated[str, typer.Option(help="small (tests, < 1 min), medium or large.")] = "small",
-               seed: Annotated[int, typer.Option(help="Everything in the world follows from it.")] = 0,
-               out: Annotated[Optional[str], typer.Option(help="Folder to render into (default: the cache).")] = None,
-               workers: Annotated[int, typer.Option(min=1, help="Render processes (the bytes do not depend on it).")] = 1) -> None:
+@stage_options(WorldMakeParams)
+def world_make(params: WorldMakeParams) -> None:
     """Render a world: images, role manifests and truth tables in one folder (reused if identical)."""
     from persona_lens.flows.world import world_make_flow
-    from persona_lens.world.spec import world_spec
 
-    world_spec(size, seed)  # a bad size fails here, before a flow run starts
-    typer.echo(json.dumps(world_make_flow(size=size, seed=seed, out=out, workers=workers), indent=2))
+    typer.echo(json.dumps(world_make_flow(params), indent=2))
 
 
 @world_app.command("load")
-def world_load(world: Annotated[str, typer.Argument(help="A folder rendered by `persona-lens world make`.")],
-               root: RootOpt = None,
-               batch_size: Annotated[int, typer.Option(min=1, help="Images per ingest batch.")] = 256) -> None:
+@stage_options(WorldLoadParams, arguments=("world",))
+def world_load(params: WorldLoadParams, root: RootOpt = None) -> None:
     """Ingest a rendered world's images and write its truth tables into the dataset root."""
     from persona_lens.flows.world import world_load_flow
     from persona_lens.world.make import read_world
 
-    read_world(world)  # a folder that is no world fails here, before a flow run starts
-    typer.echo(json.dumps(world_load_flow(world, root=root, batch_size=batch_size), indent=2))
+    read_world(params.world)  # a folder that is no world fails here, before a flow run starts
+    typer.echo(json.dumps(world_load_flow(params, root=root), indent=2))
 
 
 def _param_value(text: str):
@@ -188,56 +180,58 @@ def _write_result(table, fmt: str, output: Path | None) -> None:
         typer.echo(text)
 
 
-@app.command("train-aligner")
-def train_aligner(seed: Annotated[int, typer.Option(help="Everything (data, held-out split, weights) follows from it.")] = 0,
-                  steps: Annotated[int, typer.Option(min=1, help="Optimisation steps.")] = 3000,
-                  photo_samples: Annotated[int, typer.Option(min=0, help="Training images from packaged photos.")] = 4000,
-                  world_samples: Annotated[int, typer.Option(min=0, help="Training images from the world.")] = 3000,
-                  world_size: Annotated[str, typer.Option(help="World preset (small, medium, large), or none.")] = "medium",
-                  image_tower: Annotated[str, typer.Option(help="Frozen image tower: a registry image encoder.")] = "efficientnet-lite0-multilevel",
-                  out: Annotated[Optional[str], typer.Option(help="Weights file to write (default: the cache).")] = None,
-                  root: RootOpt = None,
-                  card: Annotated[Optional[str], typer.Option(help="Model card whose results block to rewrite.")] = None) -> None:
-    """Train the LiT vision-language aligner (frozen towers, trained heads); write weights and eval_aligner."""
-    from persona_lens.flows.aligner import train_aligner_flow
+@app.command()
+@stage_options(GenerateParams)
+def generate(params: GenerateParams, root: RootOpt = None,
+             job: Annotated[Optional[Path], typer.Option("--job", help="A personalization job YAML file: run it "
+                                                           "instead of the default set (resumes from its checkpoints).")] = None,
+             model: Annotated[Optional[str], typer.Option("--model", help="With --job: the generator folder to use "
+                                                          "(a diffusers pipeline or a DCGAN weights folder).")] = None,
+             prompts: Annotated[Optional[Path], typer.Option("--prompts", help="With --job: a prompts YAML file "
+                                                             "replacing the job's prompts.")] = None) -> None:
+    """Personalize a generator on subjects' references; draw base/personalized twins (generations, adapters)."""
+    from persona_lens.flows.generate import generate_flow, generate_job_flow
 
-    result = train_aligner_flow(seed=seed, steps=steps, photo_samples=photo_samples, world_samples=world_samples,
-                                world_size=None if world_size == "none" else world_size, image_tower=image_tower,
-                                out=out, root=root, card=card)
+    if job is None and (model or prompts):
+        raise typer.BadParameter("--model and --prompts apply to a job: add --job FILE")
+    if job is not None:
+        params_ = GenerateJobParams.parse(job=str(job), model=model, prompts=str(prompts) if prompts else None)
+        result = generate_job_flow(params_, root=root)
+    else:
+        result = generate_flow(params, root=root)
     typer.echo(json.dumps(result, indent=2, default=str))
 
 
+@app.command("train-aligner")
+@stage_options(TrainAlignerParams)
+def train_aligner(params: TrainAlignerParams, root: RootOpt = None) -> None:
+    """Train the LiT vision-language aligner (frozen towers, trained heads); write weights and eval_aligner."""
+    from persona_lens.flows.aligner import train_aligner_flow
+
+    typer.echo(json.dumps(train_aligner_flow(params, root=root), indent=2, default=str))
+
+
 @app.command("eval-aligner")
-def eval_aligner(encoder: Annotated[str, typer.Argument(help="persona-lens-lit, an aligner .safetensors file, or a CLIP/SigLIP folder.")] = "persona-lens-lit",
-                 seed: Annotated[int, typer.Option(help="The training seed whose held-out split to score on.")] = 0,
-                 world_size: Annotated[str, typer.Option(help="World preset (small, medium, large), or none.")] = "medium",
-                 root: RootOpt = None) -> None:
+@stage_options(EvalAlignerParams, arguments=("encoder",))
+def eval_aligner(params: EvalAlignerParams, root: RootOpt = None) -> None:
     """Score a vision-language encoder on the aligner's held-out photos and world images."""
     from persona_lens.flows.aligner import eval_aligner_flow
 
-    result = eval_aligner_flow(encoder=encoder, seed=seed, world_size=None if world_size == "none" else world_size,
-                               root=root)
+    result = eval_aligner_flow(params, root=root)
     typer.echo(result.pop("markdown"))
     typer.echo(json.dumps(result, indent=2, default=str))
 
 
 @app.command()
-def rank(root: RootOpt = None,
-         encoder: Annotated[str, typer.Option(help="Image features the identity ranker is fitted on (embed them first).")] = "efficientnet-lite0-multilevel",
-         ranker: Annotated[str, typer.Option(help="lda (fitted on the gallery's identities) or raw (the encoder's cosine).")] = "lda",
-         shrinkage: Annotated[float, typer.Option(min=0.0, max=1.0, help="LDA covariance shrinkage in (0, 1].")] = 0.3,
-         clip_encoder: Annotated[str, typer.Option(help="Encoder of the CLIP-I score, or none.")] = "persona-lens-lit",
-         dino_encoder: Annotated[str, typer.Option(help="Encoder of the DINO-style score, or none.")] = "efficientnet-lite0",
+@stage_options(RankParams)
+def rank(params: RankParams, root: RootOpt = None,
          evaluate: Annotated[bool, typer.Option(help="Also score it against the world's known identity drift.")] = False) -> None:
     """Finer-Personalization Rank: generated images against the identity-labelled gallery (rankings, rank_summary)."""
     from persona_lens.flows.rank import eval_rank_flow, rank_flow
 
-    features = dict(root=root, encoder=encoder, ranker=ranker, shrinkage=shrinkage,
-                    clip_encoder=None if clip_encoder == "none" else clip_encoder,
-                    dino_encoder=None if dino_encoder == "none" else dino_encoder)
-    result = rank_flow(**features)
+    result = rank_flow(params, root=root)
     if evaluate:
-        result["eval"] = eval_rank_flow(run_id=result["run_id"], **features)
+        result["eval"] = eval_rank_flow(EvalRankParams(rank_run=result["run_id"]), root=root, run_id=result["run_id"])
     typer.echo(json.dumps(result, indent=2, default=str))
 
 

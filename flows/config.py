@@ -1,70 +1,107 @@
-"""Typed configuration of the main job (`persona-lens run --config FILE`, YAML or JSON)."""
+"""Typed configuration of the main job (`persona-lens run --config FILE`, YAML or JSON).
+
+Each section *is* its stage's parameters model (tasks/<stage>/params.py), plus the few switches that
+only the pipeline has (whether to run a stage, whether to score it), so a setting is declared once.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, field_validator
+
+from persona_lens.models.registry import VL_ENCODERS
+from persona_lens.tasks.embed import EmbedParams
+from persona_lens.tasks.generate import GenerateParams
+from persona_lens.tasks.ingest import IngestParams
+from persona_lens.tasks.params import ConfigError, StageParams
+from persona_lens.tasks.rank import RankParams
+from persona_lens.tasks.world import WorldMakeParams
+
+__all__ = ["ConfigError", "EmbedConfig", "GenerateConfig", "PipelineConfig", "RankConfig", "load_config", "parse_config"]
 
 
-class ConfigError(ValueError):
-    """The configuration file or a parameter is invalid; the message names the field and value."""
-
-
-class SourceConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    source: str = Field(description="Folder, manifest (.csv/.parquet), WebDataset shards (.tar), local or s3://.")
-    role: str = "gallery"
-    labels: list[str] | None = Field(None, description="Names of the label levels, e.g. [category, subclass, instance].")
-
-
-class EmbedConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    encoder: str = "efficientnet-lite0"
-    text_encoder: str | None = "all-minilm-l6-v2"
-    batch_size: int = Field(32, ge=1)
-    runtime: str = "auto"
+class EmbedConfig(EmbedParams):
     vl_encoder: str | None = Field("persona-lens-lit", description=(
-        "Vision-language encoder whose image and text vectors share one space (the LiT aligner, or a "
-        "CLIP/SigLIP folder); None skips it."))
+        "Vision-language encoder whose image and text vectors share one space (the LiT aligner, an aligner "
+        "file, or a CLIP/SigLIP folder); None skips it."))
     evaluate_vl: bool = Field(True, description="Score the vision-language encoder on held-out data (eval_aligner).")
 
+    @field_validator("vl_encoder")
+    @classmethod
+    def _vl(cls, name: str | None) -> str | None:
+        if name is None or name.lower() in VL_ENCODERS:
+            return name.lower() if name else None
+        path = Path(name).expanduser()
+        if not path.exists():
+            raise ValueError(f"not one of {list(VL_ENCODERS)} and not an existing file or folder")
+        return str(path.resolve())
 
-class RankConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    def stage_params(self, encoder: str | None = None, text_encoder: str | None = "") -> EmbedParams:
+        """This section as the embed stage's parameters, optionally for another encoder pair."""
+        fields = {k: v for k, v in self.model_dump().items() if k in EmbedParams.model_fields}
+        if encoder is not None:
+            fields["encoder"] = encoder
+        if text_encoder != "":
+            fields["text_encoder"] = text_encoder
+        return EmbedParams.parse(fields, prefix="embed")
+
+
+class RankConfig(RankParams):
     enabled: bool = Field(True, description="Run Finer-Personalization Rank when there are generated images with a subject.")
-    encoder: str = Field("efficientnet-lite0-multilevel", description="Image features the identity ranker is fitted on.")
-    ranker: str = Field("lda", description="lda (fitted on the gallery's identities) or raw (the encoder's cosine).")
-    shrinkage: float = Field(0.3, gt=0, le=1)
-    ks: list[int] = Field([1, 5, 10], min_length=1)
     evaluate: bool = Field(True, description="Score it against the world's known identity drift (eval_rank).")
 
+    def stage_params(self, embed: EmbedConfig) -> RankParams:
+        """The rank stage's parameters; the semantic scores follow the embed section unless set here."""
+        fields = {k: v for k, v in self.model_dump().items() if k in RankParams.model_fields}
+        if "clip_encoder" not in self.model_fields_set:
+            fields["clip_encoder"] = embed.vl_encoder
+        if "dino_encoder" not in self.model_fields_set:
+            fields["dino_encoder"] = embed.encoder
+        return RankParams.parse(fields, prefix="rank")
 
-class WorldConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    size: str = Field("small", description="World preset: small, medium or large.")
-    seed: int = 0
-    folder: str | None = Field(None, description="Where to render it (default: the cache).")
+
+class GenerateConfig(GenerateParams):
+    enabled: bool = Field(True, description="Personalize the generator in the main job.")
 
 
-class PipelineConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    sources: list[SourceConfig] | None = Field(
+#: The main job's generate work: two subjects × LoRA and full fine-tuning plus two known-truth
+#: snapshot sets, sized to keep the whole main job within minutes on 2 cores. The `generate`
+#: deployment and command run GenerateParams' own (longer) defaults.
+QUICK_GENERATE = dict(steps=40, inversion_steps=30, samples=8, locality_samples=4,
+                      truth_shifts=[["style:a pencil sketch@1.0"],
+                                    ["style:a pencil sketch@0.6", "color:warm orange tones@0.8"]],
+                      truth_steps=[10, 20])
+
+
+class PipelineConfig(StageParams):
+    sources: list[IngestParams] | None = Field(
         None, description="What to ingest; None means the embedded default data: the synthetic world.")
-    world: WorldConfig = WorldConfig()
-    ingest_batch_size: int = Field(256, ge=1)
+    world: WorldMakeParams = WorldMakeParams()
+    ingest_batch_size: int = Field(256, ge=1, description="Images per ingest batch, unless a source sets its own.")
+    generate: GenerateConfig = GenerateConfig(**QUICK_GENERATE)
     embed: EmbedConfig = EmbedConfig()
     rank: RankConfig = RankConfig()
 
+    @field_validator("generate", mode="before")
+    @classmethod
+    def _quick_unless_set(cls, value):
+        # A config's generate section changes the main job's preset, field by field.
+        return {**QUICK_GENERATE, **value} if isinstance(value, dict) else value
+
+    def generate_params(self) -> GenerateParams:
+        fields = {k: v for k, v in self.generate.model_dump().items() if k in GenerateParams.model_fields}
+        return GenerateParams.parse(fields, prefix="generate")
+
+    def ingest_params(self) -> list[IngestParams]:
+        return [s if "batch_size" in s.model_fields_set else s.replace(batch_size=self.ingest_batch_size)
+                for s in self.sources or []]
+
 
 def parse_config(data: dict | None) -> PipelineConfig:
-    try:
-        return PipelineConfig.model_validate(data or {})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "config"
-        raise ConfigError(f"config field {where!r}: {err['msg']} (got {err.get('input')!r})") from exc
+    """The pipeline configuration; ConfigError naming the first bad field (e.g. `config.rank.shrinkage`)."""
+    return PipelineConfig.parse(data, prefix="config")
 
 
 def load_config(path: str | Path) -> PipelineConfig:

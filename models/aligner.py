@@ -17,8 +17,10 @@ import json
 import math
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -99,40 +101,48 @@ class ProjectionHeads(torch.nn.Module):
         return self.scale() * self.image(image_features) @ self.text(text_features).T
 
 
-class LiTAligner:
-    """`VisionLanguageEncoder` over frozen registry towers and trained projection heads.
+#: Loads a frozen tower by kind ("image" or "text") and registry name; the registry passes its own.
+TowerLoader = Callable[[str, str], Any]
 
-    The towers are loaded through the registry on first use (the image tower on ONNX Runtime by
-    default), so building an aligner from cached features — training, evaluation — never loads them.
+
+class LiTAligner:
+    """`VisionLanguageEncoder` over frozen towers and trained projection heads.
+
+    The towers are loaded by `towers` (the registry's loader) on first use, so building an aligner
+    from cached features — training, evaluation — never loads them; without `towers` only the
+    `embed_*_features` methods work (load through `registry.load_vl_encoder` to encode images/texts).
     """
 
     def __init__(self, heads: ProjectionHeads, name: str, metadata: dict | None = None,
-                 runtime: str = "auto") -> None:
+                 runtime: str = "auto", towers: TowerLoader | None = None) -> None:
         self.heads = heads.eval()
         self.config = heads.config
         self.name, self.dim = name, heads.config.dim
         self.metadata = dict(metadata or {})
         self.runtime = runtime
+        self._towers = towers
         self._image_tower: ImageEncoder | None = None
         self._text_tower: TextEncoder | None = None
 
     @property
     def image_tower(self) -> ImageEncoder:
         if self._image_tower is None:
-            from persona_lens.models.registry import load_image_encoder
-
-            self._image_tower = _check_dim(load_image_encoder(self.config.image_tower, runtime=self.runtime),
-                                           self.config.image_dim, self.name)
+            self._image_tower = _check_dim(self._load("image", self.config.image_tower), self.config.image_dim,
+                                           self.name)
         return self._image_tower
 
     @property
     def text_tower(self) -> TextEncoder:
         if self._text_tower is None:
-            from persona_lens.models.registry import load_text_encoder
-
-            self._text_tower = _check_dim(load_text_encoder(self.config.text_tower), self.config.text_dim,
+            self._text_tower = _check_dim(self._load("text", self.config.text_tower), self.config.text_dim,
                                           self.name)
         return self._text_tower
+
+    def _load(self, kind: str, name: str):
+        if self._towers is None:
+            raise ModelError(f"aligner {self.name!r} has no tower loader: load it with "
+                             f"persona_lens.models.registry.load_vl_encoder to encode {kind}s")
+        return self._towers(kind, name)
 
     def embed_image_features(self, features: np.ndarray) -> np.ndarray:
         """Image-tower vectors (n, image_dim) → (n, dim) shared-space vectors, L2-normalised."""
@@ -214,9 +224,10 @@ def read_metadata(path: str | os.PathLike) -> tuple[AlignerConfig, dict]:
 
 
 def load_aligner(path: str | os.PathLike = DEFAULT_WEIGHTS, name: str | None = None,
-                 runtime: str = "auto") -> LiTAligner:
-    """The aligner stored at `path` (default: the committed weights). Raises ModelError if the file is
-    missing, is not an aligner file, or its tensors do not fit its configuration."""
+                 runtime: str = "auto", towers: TowerLoader | None = None) -> LiTAligner:
+    """The aligner stored at `path` (default: the committed weights), its towers loaded by `towers`.
+    Raises ModelError if the file is missing, is not an aligner file, or its tensors do not fit its
+    configuration."""
     from safetensors.torch import load_file
 
     config, training = read_metadata(path)
@@ -225,4 +236,5 @@ def load_aligner(path: str | os.PathLike = DEFAULT_WEIGHTS, name: str | None = N
         heads.load_state_dict(load_file(str(Path(path).expanduser())), strict=True)
     except RuntimeError as exc:
         raise ModelError(f"aligner weights {str(path)!r} do not fit their configuration: {exc}") from exc
-    return LiTAligner(heads, name or str(Path(path).expanduser().resolve()), training, runtime=runtime)
+    return LiTAligner(heads, name or str(Path(path).expanduser().resolve()), training, runtime=runtime,
+                      towers=towers)

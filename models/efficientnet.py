@@ -19,10 +19,7 @@ import torch
 from PIL import Image
 
 from persona_lens.models.base import ModelError, l2_normalize
-from persona_lens.models.runtime import (
-    OnnxFeatures, TorchFeatures, check_runtime, check_threads, export_onnx, files_digest, noise_images,
-    onnx_cache_path,
-)
+from persona_lens.models.runtime import default_cache_dir, noise_images, tower_backend
 
 NAME = "efficientnet-lite0"
 IMAGE_SIZE = 224
@@ -101,21 +98,12 @@ class EfficientNetLite0Encoder:
                  threads: int | None = None) -> None:
         """`runtime`: "torch" (reference), "onnxruntime", or "auto" (= onnxruntime: same vectors within
         cosine 0.9999, several times faster on CPU). `cache_dir` holds the ONNX export (default:
-        `Settings().cache_dir`). `threads`: ONNX Runtime intra-op threads (None: its default)."""
-        runtime = check_runtime(runtime)
-        check_threads(threads)
+        `default_cache_dir()`). `threads`: ONNX Runtime intra-op threads (None: its default)."""
         self.net = load_network()
         self.tower = PooledFeatures(self.net).eval()
-        if runtime == "torch":
-            self.backend = TorchFeatures(self.tower)
-        else:
-            if cache_dir is None:
-                from persona_lens.storage import get_settings
-
-                cache_dir = get_settings().cache_dir
-            path = onnx_cache_path(cache_dir, NAME, files_digest([weights_path()]))
-            example = torch.from_numpy(preprocess(noise_images(((256, 256), (200, 300)))))
-            self.backend = OnnxFeatures(export_onnx(self.tower, example, path), threads=threads)
+        example = torch.from_numpy(preprocess(noise_images(((256, 256), (200, 300)))))
+        self.backend = tower_backend(self.tower, "onnxruntime" if runtime == "auto" else runtime,
+                                     cache_dir or default_cache_dir(), NAME, [weights_path()], example, threads)
         self.runtime = self.backend.runtime
 
     def features(self, pixels: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Any transformers vision model from a local folder: CLIP/SigLIP image and text features, or the CLS token
 of a ViT-style encoder (DINOv2, ViT, DeiT).
 
-Loaded with `from_pretrained` from the folder only (HF_HUB_OFFLINE=1: nothing is downloaded). Images go
+Loaded with `from_pretrained` from the folder only (`local_files_only`: nothing is downloaded). Images go
 through the folder's own image processor with the PIL backend: the torchvision ("fast") backend is
 not installed, and the PIL one is the processors' reference implementation anyway.
 """
@@ -16,10 +16,7 @@ import torch
 from PIL import Image
 
 from persona_lens.models.base import ModelError, l2_normalize
-from persona_lens.models.runtime import (
-    OnnxFeatures, TorchFeatures, check_runtime, check_threads, export_onnx, files_digest, noise_images,
-    onnx_cache_path,
-)
+from persona_lens.models.runtime import check_runtime, check_threads, default_cache_dir, noise_images, tower_backend
 
 #: Image-text models: image and text features meet in one projected space.
 DUAL_MODEL_TYPES = frozenset({"clip", "siglip"})
@@ -35,7 +32,7 @@ def model_type_of(folder: str | os.PathLike) -> str:
     from transformers import AutoConfig
 
     try:
-        return AutoConfig.from_pretrained(str(folder)).model_type
+        return AutoConfig.from_pretrained(str(folder), local_files_only=True).model_type
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"cannot read a transformers config from folder {str(folder)!r}: {exc}") from exc
 
@@ -74,25 +71,18 @@ class HFVisionEncoder:
                              f"{sorted(SUPPORTED_MODEL_TYPES)}")
         self.name, self.folder = str(folder), folder
         try:
-            self.model = AutoModel.from_pretrained(str(folder), dtype=torch.float32).eval()
-            self.processor = AutoImageProcessor.from_pretrained(str(folder), backend="pil")
+            self.model = AutoModel.from_pretrained(str(folder), dtype=torch.float32, local_files_only=True).eval()
+            self.processor = AutoImageProcessor.from_pretrained(str(folder), backend="pil", local_files_only=True)
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load model folder {str(folder)!r}: {exc}") from exc
         self.has_text = self.model_type in DUAL_MODEL_TYPES
         self.tower = ImageTower(self.model, "projection" if self.has_text else "cls").eval()
         example = torch.from_numpy(self.preprocess(noise_images()))
-        if runtime == "onnxruntime":
-            if cache_dir is None:
-                from persona_lens.storage import get_settings
-
-                cache_dir = get_settings().cache_dir
-            weights = [p for p in folder.iterdir()
-                       if p.suffix in (".safetensors", ".bin") or p.name == "config.json"]
-            slug = f"{self.model_type}-{folder.name}"[:60]
-            path = onnx_cache_path(cache_dir, slug, files_digest(weights))
-            self.backend = OnnxFeatures(export_onnx(self.tower, example, path), threads=threads)
-        else:
-            self.backend = TorchFeatures(self.tower)
+        # "auto" is eager torch here: exporting a large tower is not worth it by default.
+        weights = [p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin") or p.name == "config.json"]
+        self.backend = tower_backend(self.tower, "torch" if runtime == "auto" else runtime,
+                                     cache_dir or default_cache_dir(), f"{self.model_type}-{folder.name}"[:60],
+                                     weights, example, threads)
         self.runtime = self.backend.runtime
         self.dim = int(self.backend(example.numpy()).shape[1])
         self._tokenizer = None
@@ -116,7 +106,7 @@ class HFVisionEncoder:
             from transformers import AutoTokenizer
 
             try:
-                self._tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
+                self._tokenizer = AutoTokenizer.from_pretrained(str(self.folder), local_files_only=True)
             except (OSError, ValueError) as exc:
                 raise ModelError(f"cannot load the tokenizer of {self.name!r}: {exc}") from exc
         return self._tokenizer

@@ -22,10 +22,7 @@ from PIL import Image
 
 from persona_lens.models.base import l2_normalize
 from persona_lens.models.efficientnet import load_network, preprocess, weights_path
-from persona_lens.models.runtime import (
-    OnnxFeatures, TorchFeatures, check_runtime, check_threads, export_onnx, files_digest, noise_images,
-    onnx_cache_path,
-)
+from persona_lens.models.runtime import default_cache_dir, noise_images, tower_backend
 
 NAME = "efficientnet-lite0-multilevel"
 #: Part of the ONNX cache key: bump when the layers read or the statistics change.
@@ -65,19 +62,11 @@ class EfficientNetLite0MultiLevelEncoder:
     def __init__(self, runtime: str = "auto", cache_dir: str | os.PathLike | None = None,
                  threads: int | None = None) -> None:
         """Same arguments as `EfficientNetLite0Encoder`; "auto" is ONNX Runtime."""
-        runtime = check_runtime(runtime)
-        check_threads(threads)
         self.tower = MultiLevelFeatures(load_network()).eval()
-        if runtime == "torch":
-            self.backend = TorchFeatures(self.tower)
-        else:
-            if cache_dir is None:
-                from persona_lens.storage import get_settings
-
-                cache_dir = get_settings().cache_dir
-            path = onnx_cache_path(cache_dir, f"{NAME}-v{VERSION}", files_digest([weights_path()]))
-            example = torch.from_numpy(preprocess(noise_images(((256, 256), (200, 300)))))
-            self.backend = OnnxFeatures(export_onnx(self.tower, example, path), threads=threads)
+        example = torch.from_numpy(preprocess(noise_images(((256, 256), (200, 300)))))
+        self.backend = tower_backend(self.tower, "onnxruntime" if runtime == "auto" else runtime,
+                                     cache_dir or default_cache_dir(), f"{NAME}-v{VERSION}", [weights_path()],
+                                     example, threads)
         self.runtime = self.backend.runtime
 
     def encode_images(self, images: list[Image.Image]) -> np.ndarray:

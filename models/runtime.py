@@ -2,8 +2,9 @@
 
 Both backends take the same preprocessed `(n, 3, h, w)` float32 array and return `(n, d)` float32
 features, so an encoder's preprocessing and normalisation are shared and only the network changes.
-The ONNX file is exported once per (weights, export code) and cached under `Settings().cache_dir`;
-it is checked against eager PyTorch right after export, so a bad export never reaches a table.
+The ONNX file is exported once per (weights, export code) and cached under the `cache_dir` the caller
+gives (the dataset root's settings; `default_cache_dir()` otherwise); it is checked against eager
+PyTorch right after export, so a bad export never reaches a table.
 """
 
 from __future__ import annotations
@@ -41,6 +42,25 @@ def check_threads(threads: int | None) -> int | None:
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ModelError(f"threads must be a positive integer or None, got {threads!r}")
     return threads
+
+
+def default_cache_dir() -> Path:
+    """Where derived artefacts go when the caller names no folder: $PERSONA_LENS_CACHE_DIR, else
+    ~/.cache/persona-lens (the same default as storage's Settings.cache_dir, read from the same variable)."""
+    return Path(os.environ.get("PERSONA_LENS_CACHE_DIR") or Path.home() / ".cache" / "persona-lens")
+
+
+def tower_backend(tower: torch.nn.Module, runtime: str, cache_dir: str | os.PathLike, slug: str,
+                  weights: Iterable[str | os.PathLike], example: torch.Tensor, threads: int | None = None):
+    """The runtime an image tower runs on: eager PyTorch for "torch", else its ONNX export under ONNX
+    Runtime, exported once to `cache_dir` (keyed by `slug` and the digest of the `weights` files) and
+    checked against eager PyTorch on `example`."""
+    runtime = check_runtime(runtime)
+    check_threads(threads)
+    if runtime == "torch":
+        return TorchFeatures(tower)
+    path = onnx_cache_path(cache_dir, slug, files_digest(weights))
+    return OnnxFeatures(export_onnx(tower, example, path), threads=threads)
 
 
 def files_digest(paths: Iterable[str | os.PathLike]) -> str:

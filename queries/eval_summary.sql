@@ -1,8 +1,6 @@
--- Headline scores of each evaluated stage's latest run beside chance (the full tables: eval_<stage>).
+-- Headline scores of each evaluated stage's latest run beside chance (`eval` holds every eval_<stage> table).
 WITH latest AS (
-    SELECT * FROM eval_aligner WHERE run_id = (SELECT max(run_id) FROM eval_aligner)
-    UNION ALL BY NAME
-    SELECT * FROM eval_rank WHERE run_id = (SELECT max(run_id) FROM eval_rank)
+    SELECT * FROM eval WHERE run_id = (SELECT max(run_id) FROM eval e WHERE e.stage = eval.stage)
 ), headline AS (
     SELECT * FROM latest
     WHERE (stage = 'aligner' AND (detail = 'all_edits' OR metric IN ('recall@1', 'recall@5')))

@@ -2,8 +2,8 @@
 
 from persona_lens.schemas.base import PARTITION_COLUMN, Column, SchemaError, TableSchema, validate
 from persona_lens.schemas.tables import (
-    ATTENTION, CAPTION_SCORES, CAPTIONS, EMBEDDINGS, EXPLANATIONS, GENERATIONS, IMAGES, PERSONAS,
-    QUARANTINE, RANK_SUMMARY, RANKINGS, RUNS, TEXT_EMBEDDINGS, eval_table,
+    ADAPTERS, ATTENTION, CAPTION_SCORES, CAPTIONS, EMBEDDINGS, EXPLANATIONS, GENERATE_TRUTH, GENERATIONS, IMAGES, PERSONAS,
+    QUARANTINE, RANK_SCORES, RANK_SUMMARY, RANKINGS, RUNS, TEXT_EMBEDDINGS, eval_table,
 )
 from persona_lens.schemas.world import (
     WORLD_IDENTITIES, WORLD_IMAGES, WORLD_OBJECTS, WORLD_PROFILES, WORLD_TABLES, WORLD_VIEWERS,
@@ -12,12 +12,13 @@ from persona_lens.schemas.world import (
 TABLES: dict[str, TableSchema] = {
     t.name: t
     for t in (IMAGES, QUARANTINE, GENERATIONS, EMBEDDINGS, TEXT_EMBEDDINGS, ATTENTION, CAPTIONS,
-              EXPLANATIONS, RANKINGS, RANK_SUMMARY, PERSONAS, CAPTION_SCORES, RUNS, *WORLD_TABLES)
+              EXPLANATIONS, RANKINGS, RANK_SUMMARY, RANK_SCORES, PERSONAS, CAPTION_SCORES, RUNS, ADAPTERS,
+              GENERATE_TRUTH, *WORLD_TABLES)
 }
 
 
-#: Stages that write an `eval_<stage>` table (later stages add theirs): known to the catalog even when empty.
-EVAL_STAGES: tuple[str, ...] = ("aligner", "rank")
+#: The view over every `eval_<stage>` table found under a root (they share one schema, `eval_table`).
+EVAL_VIEW = "eval"
 
 
 def get_schema(name: str) -> TableSchema:
@@ -29,5 +30,5 @@ def get_schema(name: str) -> TableSchema:
     raise KeyError(f"unknown table {name!r}; known: {sorted(TABLES)} and eval_<stage>")
 
 
-__all__ = ["EVAL_STAGES", "PARTITION_COLUMN", "Column", "SchemaError", "TableSchema", "TABLES", "get_schema", "validate",
+__all__ = ["EVAL_VIEW", "PARTITION_COLUMN", "Column", "SchemaError", "TableSchema", "TABLES", "get_schema", "validate",
            "eval_table"]

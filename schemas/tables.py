@@ -44,19 +44,57 @@ QUARANTINE = TableSchema(
 )
 
 GENERATIONS = TableSchema(
-    "generations", 1,
-    "One generated image: which model made it from which prompt and seed, paired with the base output.",
+    "generations", 2,
+    "One generated image: which model made it from which prompt and seed (or latent code), paired with "
+    "the base model's output for the same prompt and seed.",
     (
         Column("image_id", pa.string(), "The generated image (a row of `images` with role=generated)."),
         Column("model_id", pa.string(), "Personalized model (or the base model) that generated it."),
         Column("method", pa.string(), "lora, dreambooth, textual_inversion, full, base, simulated."),
         Column("subject", pa.string(), "Subject the model was personalized on.", True),
-        Column("prompt", pa.string(), "Text prompt."),
+        Column("prompt", pa.string(), "Text prompt; empty for generators driven by latent codes only."),
         Column("seed", pa.int64(), "Seed (shared with the paired base image)."),
         Column("base_image_id", pa.string(), "Base model's output for the same prompt and seed.", True),
         Column("generator", pa.string(), "Base generator id or path."),
+        Column("latent_id", pa.string(), "Latent code `<sampler>:<seed>:<index>` (shared with the base twin).", True),
+        Column("hyperparameters", pa.string(), "Personalization hyper-parameters as JSON.", True),
+        Column("adapter_uri", pa.string(), "The trained adapter's safetensors file (row of `adapters`).", True),
+        Column("wall_seconds", pa.float64(), "Seconds spent generating the image (its batch's share).", True),
     ),
     key=("image_id",),
+)
+
+ADAPTERS = TableSchema(
+    "adapters", 1,
+    "One trained personalization (adapter or fine-tuned generator): what it was trained from and how.",
+    (
+        Column("model_id", pa.string(), "Personalized model; `generations.model_id`."),
+        Column("base_model", pa.string(), "Base generator id or path."),
+        Column("base_digest", pa.string(), "sha256 of the base generator's weights."),
+        Column("method", pa.string(), "lora or full."),
+        Column("subject", pa.string(), "Subject it was personalized on."),
+        Column("steps", pa.int32(), "Training steps."),
+        Column("final_loss", pa.float64(), "Training loss at the last step."),
+        Column("checkpoint_uri", pa.string(), "The adapter's safetensors file."),
+        Column("seconds", pa.float64(), "Wall time of the personalization (inversion included)."),
+        Column("hyperparameters", pa.string(), "Hyper-parameters as JSON."),
+    ),
+    key=("model_id",),
+)
+
+GENERATE_TRUTH = TableSchema(
+    "generate_truth", 1,
+    "Known personalization of real-model snapshots trained on concept-shifted references: one row per "
+    "(model, aspect), as `world_profiles`, plus the snapshot's training step.",
+    (
+        Column("model_id", pa.string(), "Personalized model snapshot; `generations.model_id`."),
+        Column("subject", pa.string(), "Subject whose references were shifted."),
+        Column("aspect", pa.string(), "Aspect from the taxonomy."),
+        Column("concept", pa.string(), "Concept applied to the references; null when none.", True),
+        Column("intensity", pa.float32(), "Intensity the concept was applied at, in [0, 1]; 0 means unchanged."),
+        Column("steps", pa.int32(), "Training steps of the snapshot."),
+    ),
+    key=("model_id", "aspect"),
 )
 
 EMBEDDINGS = TableSchema(
@@ -151,6 +189,26 @@ RANK_SUMMARY = TableSchema(
     ),
 )
 
+RANK_SCORES = TableSchema(
+    "rank_scores", 1,
+    "Per query image and score: what eval-rank reads (generated images, their base twins, references).",
+    (
+        Column("query_image_id", pa.string(), "The query image."),
+        Column("kind", pa.string(), "personalized, base (its twin: same prompt and seed) or reference."),
+        Column("model_id", pa.string(), "Model that generated the query; null for a reference image.", True),
+        Column("subject", pa.string(), "Individual the query is ranked for."),
+        Column("paired_image_id", pa.string(), "The other image of a (personalized, base) pair.", True),
+        Column("method", pa.string(), "fpr (the fitted identity ranker), raw (the encoder's space), clip_i, dino."),
+        Column("encoder", pa.string(), "Encoder (and ranker) the score comes from."),
+        Column("granularity", pa.string(), "category, subclass or instance for ranked scores; null for cosines.", True),
+        Column("score", pa.float64(), "Average precision of the ranking, or the mean cosine to the references."),
+        Column("first_hit_rank", pa.int32(), "1-based rank of the first relevant gallery image.", True),
+        Column("num_relevant", pa.int32(), "Relevant gallery images.", True),
+        Column("gallery_size", pa.int32(), "Images in the gallery ranked."),
+    ),
+    key=("query_image_id", "kind", "paired_image_id", "method", "granularity"),
+)
+
 PERSONAS = TableSchema(
     "personas", 1,
     "DEPER persona embedding of a viewer, learned from attention sequences and wording.",
@@ -177,7 +235,7 @@ CAPTION_SCORES = TableSchema(
 )
 
 RUNS = TableSchema(
-    "runs", 1,
+    "runs", 2,
     "One row per flow run: what ran, with which configuration and code, how long, how many rows.",
     (
         Column("flow", pa.string(), "Flow name."),
@@ -186,6 +244,7 @@ RUNS = TableSchema(
         Column("finished_at", _ts, "End time."),
         Column("config", pa.string(), "Flow parameters as JSON (no secrets)."),
         Column("code_version", pa.string(), "Package version and git commit, if known."),
+        Column("error", pa.string(), "Why a failed run failed (the error's type and first line).", True),
         Column("timings", pa.map_(pa.string(), pa.float64()), "Seconds per step."),
         Column("counts", pa.map_(pa.string(), pa.int64()), "Rows or items per kind."),
     ),

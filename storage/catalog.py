@@ -9,7 +9,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from persona_lens.schemas import EVAL_STAGES, PARTITION_COLUMN, TABLES, eval_table
+from persona_lens.schemas import EVAL_VIEW, PARTITION_COLUMN, TABLES, eval_table
 from persona_lens.storage.parquet import unfix_vectors
 from persona_lens.storage.root import DatasetRoot, StorageError
 
@@ -51,12 +51,19 @@ class Catalog:
             )
         # Known tables with no rows yet get an empty, typed view, so `SELECT count(*) FROM quarantine`
         # answers 0 instead of failing.
-        known = {**TABLES, **{f"eval_{stage}": eval_table(stage) for stage in EVAL_STAGES}}
-        for name, schema in known.items():
+        for name, schema in {**TABLES, EVAL_VIEW: eval_table("stage")}.items():
             if name not in found:
+                self.con.unregister(name)
                 empty = schema.empty()
                 empty = empty.append_column(PARTITION_COLUMN, pa.array([], pa.string()))
                 self.con.register(name, unfix_vectors(empty))
+        # `eval`: every stage's eval_<stage> table in one view (they share one schema), so a query over
+        # all stages' scores needs no list of stages.
+        evals = [name for name in found if name.startswith("eval_")]
+        if evals:
+            self.con.unregister(EVAL_VIEW)
+            union = " UNION ALL BY NAME ".join(f'SELECT * FROM "{name}"' for name in evals)
+            self.con.execute(f'CREATE OR REPLACE VIEW "{EVAL_VIEW}" AS {union}')
         self.tables = found
         return found
 
@@ -73,6 +80,11 @@ class Catalog:
             raise QueryError(f"{msg}{hint}") from exc
         except OSError as exc:
             raise StorageError(str(exc)) from exc
+
+    def row_counts(self) -> pa.Table:
+        """Rows per table that has committed parts (`table`, `rows`), in name order."""
+        counts = [self.scalar(f'SELECT count(*) FROM "{name}"') for name in self.tables]
+        return pa.table({"table": pa.array(self.tables, pa.string()), "rows": pa.array(counts, pa.int64())})
 
     def scalar(self, sql: str, params: list | dict | None = None):
         t = self.query(sql, params)

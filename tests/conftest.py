@@ -7,12 +7,12 @@ import tempfile
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
 # Before Prefect is imported anywhere: never touch the user's ~/.prefect from tests.
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="persona-lens-prefect-")
+
+from persona_lens.flows.run_context import configure_environment  # noqa: E402 (imports no Prefect)
+
+configure_environment()
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,8 @@ import numpy as np
 
 from persona_lens.world.backgrounds import BACKGROUND_KINDS
 from persona_lens.world.creatures import (CATEGORIES, Breed, Mark, RenderParams, breed_in_group,
-                                          group_prototype, make_marks, render, sample_params)
+                                          group_prototype, make_marks, sample_params)
+from persona_lens.world.render import render
 from persona_lens.world.spec import WorldError, WorldPart, WorldSpec, rng_for, save_png
 
 T = TypeVar("T")

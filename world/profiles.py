@@ -30,8 +30,8 @@ import numpy as np
 from PIL import Image
 
 from persona_lens.world.backgrounds import BACKGROUND_KINDS, draw_background
-from persona_lens.world.creatures import (MARK_REGION, POSITIONAL_MARKS, Mark, RenderParams, render,
-                                          sample_params)
+from persona_lens.world.creatures import MARK_REGION, POSITIONAL_MARKS, Mark, RenderParams, sample_params
+from persona_lens.world.render import render
 from persona_lens.world.effects import apply_concepts
 from persona_lens.world.identities import IdentityTree, Individual, build_identities, check_spec, parallel_map
 from persona_lens.world.spec import WorldError, WorldPart, WorldSpec, rng_for, save_png

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from persona_lens.tasks.ingest.default_data import PHOTOS, _package_dir
+from persona_lens.tasks.photos import PHOTOS, photo_path
 from persona_lens.world.effects import apply_concepts
 from persona_lens.world.spec import rng_for
 from persona_lens.world.taxonomy import Concept, Taxonomy
@@ -80,10 +80,7 @@ def packaged_photos() -> list[Photo]:
     """Every real photo shipped inside installed packages (skimage, sklearn, matplotlib) that we use."""
     photos = []
     for package, rel, category, subclass, instance in PHOTOS + EXTRA_PHOTOS:
-        path = _package_dir(package) / rel
-        if not path.is_file():
-            raise FileNotFoundError(f"packaged photo {str(path)!r} is missing: reinstall {package}")
-        photos.append(Photo(instance, path, category, subclass))
+        photos.append(Photo(instance, photo_path(package, rel), category, subclass))
     return photos
 
 

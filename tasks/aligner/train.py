@@ -14,6 +14,7 @@ float summation order, hence the weights in their last bits).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,6 +23,9 @@ import numpy as np
 import torch
 
 from persona_lens.models.aligner import AlignerConfig, ProjectionHeads
+from persona_lens.models.base import TextEncoder
+from persona_lens.tasks.aligner.dataset import Corpus, CorpusSpec, encode_captions
+from persona_lens.world.taxonomy import Taxonomy
 
 
 @dataclass(frozen=True)
@@ -134,3 +138,23 @@ def _optimise(heads: ProjectionHeads, images: torch.Tensor, texts: torch.Tensor,
             curve.append((step + 1, float(np.mean(running))))
             running = []
     return curve
+
+
+def train_on_corpus(corpus: Corpus, text_encoder: TextEncoder, config: AlignerConfig,
+                    spec: TrainSpec) -> TrainResult:
+    """Train heads on the corpus's training samples (held-out samples are never seen)."""
+    samples, features = corpus.select(purpose="train")
+    text_features, row_of = encode_captions([s.caption for s in samples], text_encoder)
+    rows = np.asarray([row_of[s.caption] for s in samples])
+    return train_heads(features, text_features, rows, [s.key for s in samples], config, spec)
+
+
+def training_metadata(corpus: Corpus, result: TrainResult, corpus_spec: CorpusSpec,
+                      taxonomy: Taxonomy) -> dict:
+    """What the weights file records about its training (JSON-serialisable)."""
+    return {"seed": result.spec["seed"], "steps": result.spec["steps"], "train": result.spec,
+            "corpus": {k: v for k, v in vars(corpus_spec).items()}, "data": corpus.summary(),
+            "taxonomy_digest": taxonomy.digest,
+            "loss_curve": [[s, round(v, 5)] for s, v in result.loss_curve],
+            "train_seconds": round(result.seconds, 1),
+            "trained_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}

@@ -17,7 +17,7 @@ from PIL import Image
 from persona_lens.tasks.aligner.corpus import (
     EDIT_COUNT_P, IMAGE_SIZE, Sample, caption_for, content_key, draw_edits,
 )
-from persona_lens.tasks.aligner.dataset import CorpusSpec, Pairs
+from persona_lens.tasks.aligner.dataset import CaptionSource, CorpusSpec, Pairs, PhotoSource
 from persona_lens.world.spec import rng_for, world_spec
 from persona_lens.world.taxonomy import Concept, Taxonomy
 
@@ -66,7 +66,8 @@ class WorldSource:
             self.train_individuals += [members[j] for j in order[n_out:]]
 
     def _picture(self, individual, rng: np.random.Generator) -> tuple[Image.Image, Concept]:
-        from persona_lens.world.creatures import render, sample_params
+        from persona_lens.world.creatures import sample_params
+        from persona_lens.world.render import render
 
         params = sample_params(individual.category, np.random.default_rng(int(rng.integers(2**31 - 1))))
         img = render(individual.breed, individual.marks, params, self.world.image_size)
@@ -112,3 +113,11 @@ def world_available() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("persona_lens.world.identities") is not None
+
+
+def make_sources(spec: CorpusSpec, taxonomy: Taxonomy) -> list[CaptionSource]:
+    """The photo source, plus the world source when a world size is asked for."""
+    sources: list[CaptionSource] = [PhotoSource(spec, taxonomy)]
+    if spec.world_size is not None:
+        sources.append(WorldSource(spec, taxonomy))
+    return sources

@@ -133,12 +133,12 @@ def photo_models(files: tuple[str, ...] | None, count: int, pairs: int, seed: in
 
 def _photo_paths(files: tuple[str, ...] | None) -> list[Path]:
     from persona_lens.tasks.aligner.corpus import packaged_photos, split_photos
-    from persona_lens.tasks.ingest.default_data import _package_dir
+    from persona_lens.tasks.photos import package_dir
 
     if files is None:
         train, _ = split_photos(packaged_photos(), heldout=5, seed=0)
         return [p.path for p in train]
-    return [_package_dir("skimage") / "data" / f for f in files]
+    return [package_dir("skimage") / "data" / f for f in files]
 
 
 def _render_photos(files, count: int, pairs: int, seed: int, encoder, name: str):

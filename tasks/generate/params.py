@@ -272,26 +272,27 @@ def load_job(path: str | Path, **overrides) -> PersonalizationJob:
 class GenerateParams(StageParams):
     """The generate stage in the main job: subjects × methods, plus known-truth snapshots."""
 
-    generator: str = DCGAN_NAME
-    subjects: list[str] = ["astronaut", "grace_hopper"]
-    methods: list[str] = ["lora", "full"]
-    num_references: int = Field(6, ge=3, le=10)
-    steps: int = Field(60, ge=1)
-    rank: int = Field(8, ge=1, le=64)
-    locality_weight: float = Field(1.0, ge=0)
-    inversion_steps: int = Field(60, ge=0)
-    samples: int = Field(16, ge=2, le=4096)          # subject latents per model (twins)
-    locality_samples: int = Field(8, ge=0, le=4096)  # random latents per model for the locality check
-    latent_noise: float = Field(0.15, ge=0)
-    truth: bool = True
-    truth_subject: str = "astronaut"
-    truth_shifts: list[list[str]] = [["style:a pencil sketch@1.0"], ["color:warm orange tones@0.8"],
+    generator: str = Field(DCGAN_NAME, description="dcgan-face-64 (shipped weights) or a folder with a DCGAN weights.tar.")
+    subjects: list[str] = Field(["astronaut", "grace_hopper"],
+                                description="Subjects: packaged face photos by name, or folders of reference images.")
+    methods: list[str] = Field(["lora", "full"], description="Personalization methods: lora, full.")
+    num_references: int = Field(6, ge=3, le=10, description="Reference faces per subject (augmented when fewer).")
+    steps: int = Field(60, ge=1, description="Training steps per personalization.")
+    rank: int = Field(8, ge=1, le=64, description="LoRA rank.")
+    locality_weight: float = Field(1.0, ge=0, description="Weight of the regulariser that keeps other faces as the base draws them.")
+    inversion_steps: int = Field(60, ge=0, description="Optimisation steps inverting each reference into a latent code.")
+    samples: int = Field(16, ge=2, le=4096, description="Base/personalized twins per model (subject latents).")
+    locality_samples: int = Field(8, ge=0, le=4096, description="Random latents per model for the locality check.")
+    latent_noise: float = Field(0.15, ge=0, description="Spread of the twins' latents around the subject's codes.")
+    truth: bool = Field(True, description="Also train the known-truth snapshots (ground truth for explain).")
+    truth_subject: str = Field("astronaut", description="Subject whose references the known concepts are applied to.")
+    truth_shifts: list[list[str]] = Field(description="Known-truth reference sets: groups of aspect:concept@intensity shifts.", default=[["style:a pencil sketch@1.0"], ["color:warm orange tones@0.8"],
                                      ["lighting:dim low-key light@0.7"],
-                                     ["style:a pencil sketch@0.6", "color:warm orange tones@0.8"]]
-    truth_steps: list[int] = [15, 30]
-    truth_method: str = "lora"
-    seed: int = Field(0, ge=0)
-    threads: int = Field(1, ge=1)
+                                     ["style:a pencil sketch@0.6", "color:warm orange tones@0.8"]])
+    truth_steps: list[int] = Field([15, 30], description="Training steps at which known-truth snapshots are kept.")
+    truth_method: str = Field("lora", description="Method of the known-truth snapshots.")
+    seed: int = Field(0, ge=0, description="Everything (inversion, training, latents) follows from it.")
+    threads: int = Field(1, ge=1, description="Torch threads for training (1 was fastest and reproducible here).")
 
     _generator = field_validator("generator")(classmethod(lambda cls, v: check_generator(v)))
     _method = field_validator("truth_method")(classmethod(lambda cls, v: check_method(v)))
@@ -333,15 +334,17 @@ class GenerateJobParams(StageParams):
     """One personalization job file for the `generate-job` flow (checked, and read, when built)."""
 
     job: str = Field(description="A personalization job YAML file (docs/generate.md lists its fields).")
+    model: str | None = Field(None, description="Replaces the job's generator: a diffusers or DCGAN folder.")
+    prompts: str | None = Field(None, description="Replaces the job's prompts: a prompts YAML file.")
 
-    @field_validator("job")
-    @classmethod
-    def _readable_job(cls, path: str) -> str:
+    @model_validator(mode="after")
+    def _readable_job(self) -> GenerateJobParams:
         try:
-            load_job(path)
+            self.load()
         except ConfigError as exc:
             raise ValueError(str(exc)) from exc
-        return str(Path(path).expanduser().resolve())
+        return self
 
     def load(self) -> PersonalizationJob:
-        return load_job(self.job)
+        overrides = {k: v for k, v in (("generator", self.model), ("prompts", self.prompts)) if v is not None}
+        return load_job(self.job, **overrides)

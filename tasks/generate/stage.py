@@ -16,7 +16,8 @@ import pyarrow as pa
 
 from persona_lens.models.gan import NAME as DCGAN_NAME
 from persona_lens.models.gan import from_pil, generate, latents, load_dcgan, state_digest, to_pil
-from persona_lens.tasks.generate import evaluate, tables
+import persona_lens.tasks.generate.evaluate as evaluate
+import persona_lens.tasks.generate.tables as tables
 from persona_lens.tasks.generate.checkpoints import save_adapter
 from persona_lens.tasks.generate.inversion import invert, subject_latents
 from persona_lens.tasks.generate.params import GenerateParams, PersonalizationJob

@@ -40,12 +40,11 @@ class Subject:
 
 
 def packaged_photos() -> dict[str, Path]:
-    """Real face photos that ship inside installed packages."""
-    import matplotlib
-    from skimage import data
+    """Real face photos that ship inside installed packages (tasks/photos.py)."""
+    from persona_lens.tasks.photos import PHOTOS, photo_path
 
-    return {"astronaut": Path(data.data_dir) / "astronaut.png",
-            "grace_hopper": Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"}
+    return {instance: photo_path(package, rel) for package, rel, _, _, instance in PHOTOS
+            if instance in ("astronaut", "grace_hopper")}
 
 
 def _detector():

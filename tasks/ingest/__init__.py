@@ -5,12 +5,13 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from persona_lens.schemas import QUARANTINE
 from persona_lens.storage import DatasetRoot, filesystem_for, read_marker, read_table, write_marker, write_part
-from persona_lens.tasks.ingest.batches import Batch, BatchResult, plan_batches, process_batch, quarantine_row
+from persona_lens.tasks.ingest.batches import Batch, BatchResult, plan_batches, process_batch, rejected_row
+from persona_lens.tasks.quarantine import quarantine_table
+from persona_lens.tasks.ingest.params import IngestParams
 from persona_lens.tasks.ingest.sources import Listing, SourceError, list_source
 
-__all__ = ["Batch", "BatchResult", "Listing", "SourceError", "ingest_batch",
+__all__ = ["Batch", "BatchResult", "IngestParams", "Listing", "SourceError", "ingest_batch",
            "list_source", "list_source_task", "plan_batches", "process_batch", "record_rejections"]
 
 # Resume is explicit (batch markers in storage), so Prefect's input-hash cache is off for these tasks:
@@ -26,8 +27,8 @@ def list_source_task(source: str, label_levels: list[str] | None, root: DatasetR
 @task(cache_policy=NO_CACHE)
 def record_rejections(root: DatasetRoot, listing: Listing, run_id: str) -> int:
     """Quarantine the items refused while listing (bad manifest rows, wrong folder depth)."""
-    rows = [quarantine_row("ingest", r) for r in listing.rejected]
-    write_part(root, "quarantine", QUARANTINE.from_rows(rows), run_id, part=f"ingest-listing-{listing.key}")
+    rows = [rejected_row(r) for r in listing.rejected]
+    write_part(root, "quarantine", quarantine_table(rows), run_id, part=f"ingest-listing-{listing.key}")
     return len(rows)
 
 

@@ -16,10 +16,13 @@ from dataclasses import dataclass, field
 
 import fsspec
 
-from persona_lens.schemas import IMAGES, QUARANTINE
+from persona_lens.schemas import IMAGES
 from persona_lens.storage import DatasetRoot, ShardWriter, iter_tar_members, write_part
 from persona_lens.tasks.images import BadImage, check_image
 from persona_lens.tasks.ingest.sources import IMAGE_SUFFIXES, FileItem, Listing, Rejection, display_path
+from persona_lens.tasks.quarantine import quarantine_row, quarantine_table
+
+STAGE = "ingest"
 
 #: Bump when the meaning of a batch's output changes, so old markers no longer skip new work.
 INGEST_VERSION = 1
@@ -77,9 +80,9 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def quarantine_row(stage: str, rejection: Rejection) -> dict:
-    return {"stage": stage, "source": rejection.source, "reason": rejection.reason,
-            "detail": rejection.detail, "quarantined_at": _now()}
+def rejected_row(rejection: Rejection) -> dict:
+    """The quarantine row of an item ingest refused."""
+    return quarantine_row(STAGE, rejection.source, rejection.reason, rejection.detail)
 
 
 def _read_files(fs: fsspec.AbstractFileSystem, files: tuple[FileItem, ...]) -> Iterator[tuple[FileItem, bytes | Exception]]:
@@ -175,17 +178,17 @@ def process_batch(batch: Batch, fs: fsspec.AbstractFileSystem, root: DatasetRoot
                      maxsize=shard_maxsize) as writer:
         for entry in items:
             if isinstance(entry, Rejection):
-                result.quarantine.append(quarantine_row("ingest", entry))
+                result.quarantine.append(rejected_row(entry))
                 continue
             item, data = entry
             if isinstance(data, Exception):
                 reason = "missing_file" if isinstance(data, FileNotFoundError) else "unreadable_file"
-                result.quarantine.append(quarantine_row("ingest", Rejection(item.source, reason, str(data) or reason)))
+                result.quarantine.append(quarantine_row(STAGE, item.source, reason, str(data) or reason))
                 continue
             try:
                 checked, _ = check_image(data)
             except BadImage as exc:
-                result.quarantine.append(quarantine_row("ingest", Rejection(item.source, exc.reason, exc.detail)))
+                result.quarantine.append(quarantine_row(STAGE, item.source, exc.reason, exc.detail))
                 continue
             if checked.image_id in seen:
                 result.duplicates += 1
@@ -196,6 +199,6 @@ def process_batch(batch: Batch, fs: fsspec.AbstractFileSystem, root: DatasetRoot
         result.shards = writer.close()
     # Shards first, then the rows that point into them, then the marker (written by the caller).
     write_part(root, "images", IMAGES.from_rows(result.images), run_id, part=batch.key)
-    write_part(root, "quarantine", QUARANTINE.from_rows(result.quarantine), run_id, part=f"ingest-{batch.key}")
+    write_part(root, "quarantine", quarantine_table(result.quarantine), run_id, part=f"ingest-{batch.key}")
     return result
 

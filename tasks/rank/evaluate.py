@@ -22,7 +22,6 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from persona_lens.tasks.rank.metrics import GRANULARITIES, QueryScores, chance_average_precision, summarize
-from persona_lens.tasks.rank.stage import RankResult
 
 STAGE = "rank"
 
@@ -35,12 +34,20 @@ class IdentityTruth:
     shifted_aspects: dict[str, int]
 
 
-def identity_scores(result: RankResult) -> dict[str, np.ndarray]:
-    """Each method's per-query score of "this picture shows the subject" (higher = more faithful)."""
-    scores = {"fpr": result.scores["instance"].average_precision,
-              "fpr_subclass": result.scores["subclass"].average_precision}
-    scores.update(result.semantic)
-    return scores
+@dataclass(frozen=True)
+class QueryIdentity:
+    """Generated queries (`kind` personalized or base, `paired` the other image of the pair) and each
+    method's per-query score of "this picture shows the subject" (higher = more faithful): fpr,
+    fpr_subclass, clip_i, dino. Read back from `rank_scores` (tables.identity_from_table)."""
+
+    image_ids: np.ndarray
+    kinds: np.ndarray
+    model_ids: np.ndarray
+    paired: np.ndarray
+    scores: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.image_ids)
 
 
 def pair_accuracy(personalized: np.ndarray, base: np.ndarray) -> float:
@@ -53,11 +60,10 @@ def _row(method: str, metric: str, value: float, split: str, detail: str | None 
             "detail": detail}
 
 
-def pair_rows(result: RankResult, truth: IdentityTruth) -> list[dict]:
-    q = result.queries
-    index = {image_id: i for i, image_id in enumerate(q.image_ids)}
-    pairs = [(i, index[q.paired[i]]) for i in range(len(q))
-             if q.kinds[i] == "personalized" and q.paired[i] in index and q.model_ids[i] in truth.drift]
+def pair_rows(q: QueryIdentity, truth: IdentityTruth) -> list[dict]:
+    index = {(image_id, kind): i for i, (image_id, kind) in enumerate(zip(q.image_ids, q.kinds))}
+    pairs = [(i, index[(q.paired[i], "base")]) for i in range(len(q))
+             if q.kinds[i] == "personalized" and (q.paired[i], "base") in index and q.model_ids[i] in truth.drift]
     groups = {
         "control": lambda m: truth.shifted_aspects[m] == 0,
         "faithful": lambda m: truth.drift[m] == 0,
@@ -70,7 +76,7 @@ def pair_rows(result: RankResult, truth: IdentityTruth) -> list[dict]:
             continue
         p_idx, b_idx = map(np.array, zip(*chosen))
         detail = f"pairs={len(chosen)}"
-        for method, score in identity_scores(result).items():
+        for method, score in q.scores.items():
             ok = np.isfinite(score[p_idx]) & np.isfinite(score[b_idx])
             if ok.any():
                 rows.append(_row(method, "pair_accuracy", pair_accuracy(score[p_idx][ok], score[b_idx][ok]),
@@ -79,15 +85,14 @@ def pair_rows(result: RankResult, truth: IdentityTruth) -> list[dict]:
     return rows
 
 
-def spearman_rows(result: RankResult, truth: IdentityTruth) -> list[dict]:
-    q = result.queries
+def spearman_rows(q: QueryIdentity, truth: IdentityTruth) -> list[dict]:
     models = sorted({m for m, k in zip(q.model_ids, q.kinds) if k == "personalized" and m in truth.drift})
     fidelity = np.array([1.0 - truth.drift[m] for m in models])
     if len(models) < 3 or np.ptp(fidelity) == 0:
         return []  # no variation in the truth: a correlation would be undefined
     detail = f"models={len(models)}, drifted={int((fidelity < 1).sum())}"
     rows = []
-    for method, score in identity_scores(result).items():
+    for method, score in q.scores.items():
         per_model = np.array([np.nanmean(score[(q.model_ids == m) & (q.kinds == "personalized")]) for m in models])
         if np.isfinite(per_model).all() and np.ptp(per_model) > 0:
             rows.append(_row(method, "spearman", spearmanr(per_model, fidelity).statistic, "profiles", detail))
@@ -100,7 +105,7 @@ def reference_rows(by_ranker: dict[str, dict[str, QueryScores]], gallery_size: i
     rows = []
     for method, per_granularity in by_ranker.items():
         for g in GRANULARITIES:
-            summary = summarize(per_granularity[g])
+            summary = summarize(per_granularity[g], ks=(1,))
             for metric in ("mAP", "cmc@1"):
                 if metric in summary:
                     rows.append(_row(method, metric, summary[metric], "reference", g))

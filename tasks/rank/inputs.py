@@ -1,16 +1,19 @@
 """What the rank stage reads from the tables: the gallery, the queries (generated images and their
-paired base images, each claiming its subject's identity), and vectors of any encoder."""
+paired base images, each claiming its subject's identity), vectors of any encoder, and for eval-rank
+the world's known identity drift and the scores a rank run wrote."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
-from persona_lens.storage import Catalog
+from persona_lens.storage import Catalog, DatasetRoot
+from persona_lens.tasks.rank.evaluate import IdentityTruth
+from persona_lens.tasks.rank.labelled import Labelled, Queries
 from persona_lens.tasks.rank.metrics import GRANULARITIES
+from persona_lens.tasks.rank.params import RankParams
 from persona_lens.tasks.rank.ranker import RankError
+from persona_lens.tasks.rank.ranking import RankData, check_inputs, subject_similarity
 
 # The subject's labels come from its own reference/gallery pictures, so a generated image ingested
 # without labels is still ranked for the identity its model was personalized on. A base image is the
@@ -24,6 +27,7 @@ WITH subject_labels AS (
     SELECT DISTINCT g.image_id, g.model_id, g.subject, g.base_image_id
     FROM generations g JOIN images i ON i.image_id = g.image_id
     WHERE g.method <> 'base' AND g.subject IS NOT NULL
+      AND g.subject IN (SELECT instance FROM images WHERE role = 'gallery' AND instance IS NOT NULL)
 )
 SELECT p.image_id AS query_image_id, p.model_id, p.subject, 'personalized' AS kind,
        p.base_image_id AS paired_image_id,
@@ -48,41 +52,6 @@ _VECTORS_SQL = """
 SELECT image_id, any_value(vector) AS vector FROM embeddings
 WHERE encoder = ? AND image_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY image_id
 """
-
-
-@dataclass(frozen=True)
-class Labelled:
-    """Images with their identity labels per granularity (arrays aligned with `image_ids`)."""
-
-    image_ids: np.ndarray
-    labels: dict[str, np.ndarray]
-
-    def __len__(self) -> int:
-        return len(self.image_ids)
-
-    @classmethod
-    def from_table(cls, table: pa.Table) -> "Labelled":
-        cols = table.to_pydict()
-        return cls(np.array(cols["image_id"] if "image_id" in cols else cols["query_image_id"], dtype=object),
-                   {g: np.array(cols[g], dtype=object) for g in GRANULARITIES})
-
-
-@dataclass(frozen=True)
-class Queries(Labelled):
-    """Generated images (`kind` personalized) and their paired base images (`kind` base), each ranked
-    for `subject`; `paired` holds the other image of the pair."""
-
-    model_ids: np.ndarray = None
-    subjects: np.ndarray = None
-    kinds: np.ndarray = None
-    paired: np.ndarray = None
-
-    @classmethod
-    def from_table(cls, table: pa.Table) -> "Queries":
-        base = Labelled.from_table(table)
-        cols = table.to_pydict()
-        return cls(base.image_ids, base.labels, *(np.array(cols[c], dtype=object)
-                                                  for c in ("model_id", "subject", "kind", "paired_image_id")))
 
 
 def load_gallery(catalog: Catalog, role: str = "gallery") -> Labelled:
@@ -111,3 +80,67 @@ def load_vectors(catalog: Catalog, encoder: str, image_ids: np.ndarray) -> np.nd
     vectors = table.column("vector").combine_chunks()
     flat = np.asarray(vectors.flatten(), dtype=np.float32).reshape(len(vectors), -1)
     return flat[[index[i] for i in image_ids]]
+
+
+def load_rank_data(root: DatasetRoot, params: RankParams) -> RankData:
+    """The gallery, the queries, the references and their vectors; the semantic scores of the queries.
+
+    Raises RankError without a gallery or queries, or when an encoder's vectors are missing.
+    """
+    with Catalog(root) as catalog:
+        gallery, queries = load_gallery(catalog), load_queries(catalog)
+        check_inputs(queries, gallery)
+        references = load_gallery(catalog, "reference")
+        # CLIP-I and DINO compare with the pictures the model was personalized on; a dataset without
+        # reference images falls back to the subject's gallery pictures.
+        compare = references if len(references) else gallery
+        semantic = {}
+        for name, encoder in params.semantic.items():
+            semantic[name] = subject_similarity(load_vectors(catalog, encoder, queries.image_ids), queries.subjects,
+                                                compare, load_vectors(catalog, encoder, compare.image_ids))
+        return RankData(gallery, load_vectors(catalog, params.encoder, gallery.image_ids), queries,
+                        load_vectors(catalog, params.encoder, queries.image_ids), references,
+                        load_vectors(catalog, params.encoder, references.image_ids), semantic)
+
+
+_RANKED_SQL = """
+SELECT count(*) FROM generations
+WHERE method <> 'base' AND subject IN (SELECT instance FROM images WHERE role = 'gallery' AND instance IS NOT NULL)
+"""
+
+
+def has_rank_queries(root: DatasetRoot) -> bool:
+    """Whether any personalized generation of a gallery individual exists (what the stage ranks: a
+    subject without gallery images has no identity to retrieve)."""
+    with Catalog(root) as catalog:
+        return bool(catalog.scalar(_RANKED_SQL))
+
+
+_TRUTH_SQL = """
+SELECT model_id,
+       max(CASE WHEN aspect = 'identity' THEN intensity ELSE 0 END) AS drift,
+       count(*) FILTER (WHERE intensity > 0) AS shifted
+FROM world_profiles GROUP BY model_id
+"""
+
+
+def load_identity_truth(root: DatasetRoot) -> IdentityTruth:
+    """Known identity drift per simulated model (world_profiles). RankError when there is none."""
+    with Catalog(root) as catalog:
+        rows = catalog.query(_TRUTH_SQL).to_pylist()
+    if not rows:
+        raise RankError("no ground truth: world_profiles is empty (eval-rank scores the synthetic world's "
+                        "simulated models; load a world with `persona-lens world load` first)")
+    return IdentityTruth({r["model_id"]: float(r["drift"]) for r in rows},
+                         {r["model_id"]: int(r["shifted"]) for r in rows})
+
+
+def load_rank_scores(root: DatasetRoot, rank_run: str | None = None) -> pa.Table:
+    """The `rank_scores` rows of the rank run `rank_run` (default: the latest). RankError when none."""
+    with Catalog(root) as catalog:
+        run = rank_run or catalog.scalar("SELECT max(run_id) FROM rank_scores")
+        table = catalog.query("SELECT * EXCLUDE (run_id) FROM rank_scores WHERE run_id = ?", [run]) if run else None
+    if table is None or not table.num_rows:
+        raise RankError(f"no rank scores{f' for run {rank_run!r}' if rank_run else ''}: run the rank stage "
+                        f"first (`persona-lens rank`)")
+    return table

@@ -57,8 +57,11 @@ def score_queries(similarity: np.ndarray, relevant: np.ndarray, ks: tuple[int, .
     return QueryScores(ap, first_hit, num_relevant, recall)
 
 
-def summarize(scores: QueryScores, mask: np.ndarray | None = None) -> dict[str, float]:
+def summarize(scores: QueryScores, mask: np.ndarray | None = None, ks: tuple[int, ...] | None = None
+              ) -> dict[str, float]:
     """mAP, cmc@k and recall@k over the queries in `mask` that have a relevant gallery item.
+
+    `ks`: the cut-offs of cmc@k (default: those of recall@k); recall@k is reported where it was scored.
 
     cmc@k: the share of queries whose first relevant item is in the top k (the re-identification
     curve); recall@k: the mean share of a query's relevant items found in the top k.
@@ -69,9 +72,10 @@ def summarize(scores: QueryScores, mask: np.ndarray | None = None) -> dict[str, 
     if not keep.any():
         return {}
     out = {"mAP": float(scores.average_precision[keep].mean())}
-    for k, values in scores.recall_at.items():
+    for k in (ks if ks is not None else tuple(scores.recall_at)):
         out[f"cmc@{k}"] = float((scores.first_hit_rank[keep] <= k).mean())
-        out[f"recall@{k}"] = float(values[keep].mean())
+        if k in scores.recall_at:
+            out[f"recall@{k}"] = float(scores.recall_at[k][keep].mean())
     return out
 
 

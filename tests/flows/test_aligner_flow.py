@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 
 from persona_lens.flows.aligner import eval_aligner_flow, train_aligner_flow
-from persona_lens.models.aligner import load_aligner, read_metadata
+from persona_lens.models.aligner import read_metadata
+from persona_lens.models.registry import load_vl_encoder
 from persona_lens.schemas import get_schema, validate
 from persona_lens.storage import Catalog, read_table
+from persona_lens.tasks.aligner import EvalAlignerParams, TrainAlignerParams
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -29,11 +31,11 @@ def test_train_aligner_writes_weights_eval_rows_run_row_and_the_card_block(root,
     card = tmp_path / "aligner.md"
     card.write_text(CARD)
     out = tmp_path / "w" / "lit.safetensors"
-    summary = train_aligner_flow(**TINY, out=str(out), root=root.url, card=str(card), run_id="lit-1")
+    summary = train_aligner_flow(TrainAlignerParams(**TINY, out=str(out), card=str(card)), root=root.url, run_id="lit-1")
     assert summary["weights"] == str(out) and out.is_file()
     config, training = read_metadata(out)
     assert (config.dim, training["seed"], training["steps"]) == (16, 0, 12)
-    assert load_aligner(out).encode_texts(["a pencil sketch"]).shape == (1, 16)
+    assert load_vl_encoder(str(out)).encode_texts(["a pencil sketch"]).shape == (1, 16)
 
     table = read_table(root, "eval_aligner")
     validate(table.drop_columns(["run_id"]), get_schema("eval_aligner"))
@@ -51,10 +53,10 @@ def test_train_aligner_writes_weights_eval_rows_run_row_and_the_card_block(root,
 
 def test_eval_aligner_scores_a_saved_aligner_file_on_the_same_held_out_sets(root, tmp_path, cache_dir):
     out = tmp_path / "lit.safetensors"
-    train_aligner_flow(**{**TINY, "steps": 4}, out=str(out), root=root.url, run_id="lit-2")
-    summary = eval_aligner_flow(encoder=str(out), seed=0, heldout_photos=2, heldout_views=1,
-                                world_size="small", world_heldout=22, eval_samples=12, runtime="torch",
-                                root=root.url, run_id="eval-1")
+    train_aligner_flow(TrainAlignerParams(**{**TINY, "steps": 4}, out=str(out)), root=root.url, run_id="lit-2")
+    params = EvalAlignerParams(encoder=str(out), seed=0, heldout_photos=2, heldout_views=1, world_size="small",
+                               world_heldout=22, eval_samples=12, runtime="torch")
+    summary = eval_aligner_flow(params, root=root.url, run_id="eval-1")
     with Catalog(root) as cat:
         rows = cat.query("SELECT method, split FROM eval_aligner WHERE run_id = 'eval-1' "
                          "AND metric = 'accuracy' AND detail = 'color'").to_pylist()

@@ -82,12 +82,13 @@ def test_a_config_with_an_unknown_field_names_it(tmp_path, monkeypatch, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("embed:\n  encoderr: foo\n")
     code, out = run_main(monkeypatch, capsys, "run", "--root", str(tmp_path), "--config", str(cfg))
-    assert code == 2 and "'embed.encoderr'" in out.err
+    assert code == 2 and out.err == "error: unknown parameter 'config.embed.encoderr' (got 'foo')\n"
 
 
 def test_an_unknown_world_size_is_one_line_naming_the_sizes(tmp_path, monkeypatch, capsys):
     code, out = run_main(monkeypatch, capsys, "world", "make", "--size", "huge", "--out", str(tmp_path / "w"))
-    assert code == 2 and out.err.startswith("error: unknown world size 'huge'") and "'small'" in out.err
+    assert code == 2 and out.err.startswith("error: parameter 'size': unknown world size") and "'small'" in out.err
+    assert "(got 'huge')" in out.err
 
 
 def test_loading_a_folder_that_is_no_world_is_one_line(tmp_path, monkeypatch, capsys):

@@ -5,10 +5,15 @@ import pytest
 from persona_lens.flows.ingest import ingest_flow
 from persona_lens.storage import Catalog, read_members, read_table
 from persona_lens.tasks.images import image_id_of
+from persona_lens.tasks.ingest import IngestParams
 from persona_lens.tasks.ingest import batches as batches_module
 from tests.images_factory import photo_bytes
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def PARAMS(folder):  # noqa: N802 (reads like the constant it stands for)
+    return IngestParams(source=str(folder), labels=["category", "subclass", "instance"], batch_size=3)
 
 
 @pytest.fixture
@@ -23,7 +28,7 @@ def folder(tmp_path):
 
 
 def test_ingest_flow_writes_images_quarantine_and_a_runs_row(folder, root):
-    summary = ingest_flow(str(folder), root=root.url, labels=["category", "subclass", "instance"], batch_size=3)
+    summary = ingest_flow(PARAMS(folder), root=root.url)
     assert (summary["images"], summary["quarantined"], summary["shards"]) == (7, 1, 3)
     with Catalog(root) as cat:
         assert cat.scalar("SELECT count(DISTINCT instance) FROM images WHERE category = ?", ["animal"]) == 7
@@ -46,13 +51,15 @@ def test_a_killed_run_resumes_without_losing_or_duplicating_rows(folder, root, m
     monkeypatch.setattr("persona_lens.tasks.ingest.process_batch", dies_on_third_batch)
     run_id = "resumed" if same_run_id else None
     with pytest.raises(BaseException):
-        ingest_flow(str(folder), root=root.url, labels=["category", "subclass", "instance"], batch_size=3,
-                    run_id=run_id)
+        ingest_flow(PARAMS(folder), root=root.url, run_id=run_id)
     assert read_table(root, "images").num_rows == 6
+    # The killed run is on record, with why it ended.
+    failed = read_table(root, "runs").to_pylist()
+    assert [(r["flow"], r["status"]) for r in failed] == [("ingest", "failed")]
+    assert failed[0]["error"] == "KeyboardInterrupt: killed"
 
     monkeypatch.setattr("persona_lens.tasks.ingest.process_batch", real)
-    summary = ingest_flow(str(folder), root=root.url, labels=["category", "subclass", "instance"], batch_size=3,
-                          run_id=run_id)
+    summary = ingest_flow(PARAMS(folder), root=root.url, run_id=run_id)
     assert (summary["skipped"], summary["images"]) == (2, 1)
     rows = read_table(root, "images").to_pylist()
     assert len({r["image_id"] for r in rows}) == len(rows) == 7

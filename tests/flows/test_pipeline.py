@@ -1,5 +1,6 @@
-"""The main job on its default data: the world rendered, loaded, embedded, the aligner scored, the
-generated images ranked against the gallery and the ranking scored against the known identities."""
+"""The main job on its default data: the world rendered and loaded, the DCGAN personalized on real faces,
+everything embedded, the aligner scored, the generated images ranked against the gallery and the
+ranking scored against the known identities."""
 
 import pytest
 
@@ -12,7 +13,7 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 def test_the_default_run_embeds_every_world_image_and_scores_the_aligner_and_the_ranker_above_chance(root):
     result = pipeline_flow(root=root.url)
-    assert {"world", "ingest", "embed", "eval_aligner", "rank"} <= set(result["seconds"])
+    assert {"world", "ingest", "generate", "embed", "eval_aligner", "rank"} <= set(result["seconds"])
     with Catalog(root) as cat:
         images = cat.scalar("SELECT count(*) FROM images")
         assert set(cat.query("SELECT DISTINCT role FROM images").column("role").to_pylist()) == {
@@ -24,12 +25,21 @@ def test_the_default_run_embeds_every_world_image_and_scores_the_aligner_and_the
         assert cat.scalar("SELECT count(*) FROM text_embeddings WHERE encoder = 'persona-lens-lit'") > 0
         scores = {(r["split"], r["metric"]): (r["score"], r["chance"])
                   for r in cat.query(load("eval_summary")).to_pylist() if r["stage"] == "aligner"}
-        # Every personalized image and its base twin ranked at three granularities, every model summarised.
-        queries = cat.scalar("SELECT count(*) FROM generations WHERE method <> 'base'")
+        # Every personalized image of a gallery individual and its base twin ranked at three granularities,
+        # every such model summarised (the generated faces have no gallery of their own to rank against).
+        in_gallery = "subject IN (SELECT instance FROM images WHERE role = 'gallery')"
+        queries = cat.scalar(f"SELECT count(*) FROM generations WHERE method <> 'base' AND {in_gallery}")
         assert cat.scalar("SELECT count(*) FROM rankings") == 3 * 2 * queries
-        models = cat.scalar("SELECT count(DISTINCT model_id) FROM generations")
+        models = cat.scalar(f"SELECT count(DISTINCT model_id) FROM generations WHERE {in_gallery}")
         assert cat.scalar("SELECT count(*) FROM rank_summary WHERE metric = 'mAP'") == 3 * models
         assert cat.query(load("rank_by_model")).num_rows == models
+        # The DCGAN personalized on two real faces by LoRA and by full fine-tuning, plus known-truth snapshots.
+        adapters = cat.query("SELECT method, count(DISTINCT subject) AS subjects, count(*) AS n FROM adapters "
+                             "WHERE model_id NOT LIKE '%-s0%' GROUP BY 1 ORDER BY 1").to_pylist()
+        assert adapters == [{"method": "full", "subjects": 2, "n": 2}, {"method": "lora", "subjects": 2, "n": 2}]
+        assert cat.scalar("SELECT count(DISTINCT model_id) FROM generate_truth") == 4
+        gains = {r["model_id"]: r["value"] for r in cat.query(
+            "SELECT split AS model_id, value FROM eval_generate WHERE metric = 'identity_gain'").to_pylist()}
         ranker = {r["method"]: r["value"] for r in cat.query(
             "SELECT method, value FROM eval_rank WHERE split = 'reference' AND detail = 'instance' "
             "AND metric = 'mAP'").to_pylist()}
@@ -38,3 +48,6 @@ def test_the_default_run_embeds_every_world_image_and_scores_the_aligner_and_the
     assert scores[("heldout_world", "recall@1")][0] > 0.8
     # The identity ranker on real individuals: measured 0.83 vs 0.20 for the raw features, chance 0.10.
     assert ranker["fpr"] > 0.6 and ranker["fpr"] > ranker["raw"] + 0.3 and ranker["fpr"] > 4 * ranker["chance"]
+    # Full fine-tuning moves both subjects' twins clearly towards the subject (face-descriptor distance).
+    full = [v for m, v in gains.items() if "-full-" in m]
+    assert len(full) == 2 and min(full) > 0.1, gains

@@ -8,15 +8,38 @@ from persona_lens.flows.cli import app
 from persona_lens.flows.embed import embed_flow
 from persona_lens.flows.rank import eval_rank_flow, rank_flow
 from persona_lens.flows.world import world_load_flow, world_make_flow
-from persona_lens.storage import Catalog
-from persona_lens.tasks.rank.ranker import RankError
+from persona_lens.storage import Catalog, read_table
+from persona_lens.tasks.embed import EmbedParams
+from persona_lens.tasks.rank import EvalRankParams, RankError
+from persona_lens.tasks.world import WorldLoadParams, WorldMakeParams
+
+from tests.models.test_hf_vision import dinov2_dir  # noqa: F401, E402 (fixture: a tiny random DINOv2 folder)
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
-def test_ranking_a_root_without_a_gallery_names_what_to_ingest(root):
+def test_ranking_a_root_without_a_gallery_names_what_to_ingest_and_records_the_failed_run(root):
     with pytest.raises(RankError, match="no gallery"):
-        rank_flow(root=root.url)
+        rank_flow(root=root.url, run_id="r1")
+    runs = read_table(root, "runs").to_pylist()
+    assert [(r["flow"], r["status"], r["run_id"]) for r in runs] == [("rank", "failed", "r1")]
+    assert runs[0]["error"].startswith("RankError: no gallery")
+
+
+def test_scoring_without_a_rank_run_names_the_stage_to_run_first(root):
+    from persona_lens.schemas import WORLD_PROFILES
+    from persona_lens.storage import write_part
+
+    write_part(root, "world_profiles", WORLD_PROFILES.from_rows([
+        {"model_id": "m", "subject": "s", "aspect": "identity", "concept": None, "intensity": 0.0}]), "w", part="w")
+    with pytest.raises(RankError, match="no rank scores: run the rank stage first"):
+        eval_rank_flow(root=root.url)
+
+
+def test_a_bad_parameter_fails_the_command_in_one_line_before_any_data_is_read(root):
+    res = CliRunner().invoke(app, ["rank", "--root", root.url, "--shrinkage", "0"])
+    assert res.exit_code != 0 and "shrinkage" in str(res.exception)
+    assert read_table(root, "runs").num_rows == 0
 
 
 def test_the_rank_command_fails_in_one_line(root):
@@ -25,15 +48,37 @@ def test_the_rank_command_fails_in_one_line(root):
     assert "no gallery" in str(res.exception)
 
 
+def test_embedding_and_ranking_with_the_same_relative_encoder_folder_meet_in_the_table(
+        tmp_path, root, monkeypatch, dinov2_dir):
+    # The bug this pins: embed stored `./dino` under its absolute path, rank looked it up as typed.
+    import shutil
+
+    from persona_lens.tasks.rank import RankParams
+    from persona_lens.world.make import make_world
+    from tests.world.test_make import TINY
+
+    world = make_world(TINY, tmp_path / "world")
+    world_load_flow(WorldLoadParams(world=str(world.folder)), root=root.url)
+    shutil.copytree(dinov2_dir, tmp_path / "dino")
+    monkeypatch.chdir(tmp_path)
+    embed_flow(EmbedParams.parse(encoder="./dino", text_encoder=None), root=root.url)
+    result = rank_flow(RankParams.parse(encoder="./dino", clip_encoder=None, dino_encoder="./dino"), root=root.url)
+    assert result["rankings"] > 0
+    with Catalog(root) as cat:
+        encoders = cat.query("SELECT DISTINCT encoder FROM rank_summary ORDER BY 1").column("encoder").to_pylist()
+    absolute = str((tmp_path / "dino").resolve())
+    assert encoders == [absolute, f"{absolute}+lda"]
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_on_a_medium_world_fpr_tells_the_subject_from_its_base_twin_where_semantic_scores_do_not(tmp_path, root):
-    world = world_make_flow(size="medium", seed=0, out=str(tmp_path / "world"), workers=2)
-    world_load_flow(world["folder"], root=root.url)
+    world = world_make_flow(WorldMakeParams(size="medium", seed=0, out=str(tmp_path / "world"), workers=2))
+    world_load_flow(WorldLoadParams(world=world["folder"]), root=root.url)
     for encoder in ("efficientnet-lite0", "efficientnet-lite0-multilevel", "persona-lens-lit"):
-        embed_flow(root=root.url, encoder=encoder, text_encoder=None)
+        embed_flow(EmbedParams(encoder=encoder, text_encoder=None), root=root.url)
     rank_flow(root=root.url, run_id="r")
-    eval_rank_flow(root=root.url, run_id="r")
+    eval_rank_flow(EvalRankParams(rank_run="r"), root=root.url, run_id="r")
     with Catalog(root) as cat:
         score = {(r["split"], r["method"]): r["value"] for r in cat.query(
             "SELECT split, method, value FROM eval_rank WHERE metric = 'pair_accuracy'").to_pylist()}

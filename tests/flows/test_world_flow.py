@@ -4,6 +4,7 @@ import pytest
 
 from persona_lens.flows.world import world_load_flow, world_make_flow
 from persona_lens.storage import Catalog
+from persona_lens.tasks.world import WorldLoadParams, WorldMakeParams
 from tests.world.test_make import TINY
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -17,12 +18,12 @@ def world_folder(tmp_path_factory):
 
 
 def test_world_make_flow_renders_a_preset_into_a_folder(tmp_path):
-    out = world_make_flow(size="small", seed=1, out=str(tmp_path / "w"))
+    out = world_make_flow(WorldMakeParams(size="small", seed=1, out=str(tmp_path / "w")))
     assert out["folder"] == str(tmp_path / "w") and out["counts"]["images.gallery"] > 0
 
 
 def test_loading_a_world_ingests_every_role_and_writes_joinable_truth(world_folder, root):
-    summary = world_load_flow(world_folder, root=root.url)
+    summary = world_load_flow(WorldLoadParams(world=world_folder), root=root.url)
     with Catalog(root) as cat:
         roles = {r["role"]: r["n"] for r in cat.query(
             "SELECT role, count(*) AS n FROM images GROUP BY role").to_pylist()}
@@ -44,10 +45,10 @@ def test_loading_a_world_ingests_every_role_and_writes_joinable_truth(world_fold
 
 
 def test_loading_the_same_world_twice_adds_no_rows(world_folder, root):
-    world_load_flow(world_folder, root=root.url)
+    world_load_flow(WorldLoadParams(world=world_folder), root=root.url)
     with Catalog(root) as cat:
         before = {t: cat.scalar(f"SELECT count(*) FROM {t}") for t in ("images", "world_profiles", "captions")}
-    again = world_load_flow(world_folder, root=root.url)
+    again = world_load_flow(WorldLoadParams(world=world_folder), root=root.url)
     with Catalog(root) as cat:
         after = {t: cat.scalar(f"SELECT count(*) FROM {t}") for t in before}
     assert after == before

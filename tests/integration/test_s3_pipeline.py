@@ -17,6 +17,7 @@ from skimage import data as skdata
 
 from persona_lens.flows.ingest import ingest_flow
 from persona_lens.storage import Catalog, open_root, read_members
+from persona_lens.tasks.ingest import IngestParams
 
 pytestmark = [pytest.mark.s3, pytest.mark.usefixtures("prefect_harness"), pytest.mark.timeout(300)]
 
@@ -57,7 +58,7 @@ def test_ingest_from_s3_into_an_s3_root_is_queryable_with_duckdb(s3_server, s3_r
     monkeypatch.setenv("PERSONA_LENS_S3_KEY", s3_server.key)
     monkeypatch.setenv("PERSONA_LENS_S3_SECRET", s3_server.secret)
 
-    summary = ingest_flow(source, root=s3_root.url, labels=LEVELS, batch_size=3)
+    summary = ingest_flow(IngestParams(source=source, labels=LEVELS, batch_size=3), root=s3_root.url)
 
     assert {k: summary[k] for k in ("images", "quarantined", "duplicates")} == {
         "images": 6, "quarantined": 1, "duplicates": 1}

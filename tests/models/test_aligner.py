@@ -16,7 +16,7 @@ from persona_lens.models.aligner import (
     save_aligner,
 )
 from persona_lens.models.base import ModelError, VisionLanguageEncoder
-from persona_lens.models.registry import load_image_encoder, load_text_encoder, load_vl_encoder
+from persona_lens.models.registry import aligner_from_heads, load_image_encoder, load_text_encoder, load_vl_encoder
 from persona_lens.schemas import get_schema
 from persona_lens.tasks.aligner.corpus import (
     MIN_VISIBLE, UNEDITED_CAPTION, content_key, draw_edits, packaged_photos, photo_samples,
@@ -25,10 +25,10 @@ from persona_lens.tasks.aligner.corpus import (
 )
 from persona_lens.tasks.aligner.dataset import CorpusSpec, build_corpus, encode_pairs
 from persona_lens.tasks.aligner.evaluate import accuracy_by_aspect, concept_text_vectors, recall_at_k
-from persona_lens.tasks.aligner.steps import (
-    eval_table, evaluate_aligner, evaluate_heldout, make_sources, train_on_corpus, training_metadata,
-)
-from persona_lens.tasks.aligner.train import TrainSpec, multi_positive_infonce, train_heads
+from persona_lens.tasks.aligner.scoring import eval_table, evaluate_aligner, evaluate_heldout
+from persona_lens.tasks.aligner.train import (TrainSpec, multi_positive_infonce, train_heads, train_on_corpus,
+                                              training_metadata)
+from persona_lens.tasks.aligner.world_source import make_sources
 from persona_lens.world.taxonomy import load_taxonomy
 from tests.models.test_hf_vision import clip_dir, dinov2_dir  # noqa: F401  (fixtures: tiny random models)
 
@@ -173,7 +173,7 @@ def test_saved_aligner_reloads_to_identical_outputs_with_its_training_descriptio
     path = save_aligner(trained.heads, tmp_path / "lit.safetensors",
                         training_metadata(corpus, trained, TINY, taxonomy))
     assert list(tmp_path.iterdir()) == [path]                           # no temporary file left behind
-    original, loaded = LiTAligner(trained.heads, "mem"), load_aligner(path, runtime="torch")
+    original, loaded = aligner_from_heads(trained.heads, "mem"), load_vl_encoder(str(path), runtime="torch")
     features = corpus.image_features[:7]
     assert np.array_equal(original.embed_image_features(features), loaded.embed_image_features(features))
     texts = ["a pencil sketch", "an image with warm orange tones"]
@@ -186,6 +186,13 @@ def test_saved_aligner_reloads_to_identical_outputs_with_its_training_descriptio
     sample_img = next(make_sources(TINY, taxonomy)[0].train())[1]
     np.testing.assert_allclose(loaded.encode_images([sample_img]), loaded.embed_image_features(
         corpus.image_features[:1]), atol=1e-5)
+
+
+def test_an_aligner_without_its_towers_projects_features_but_says_how_to_encode_images(trained, corpus):
+    heads_only = LiTAligner(trained.heads, "heads-only")
+    assert heads_only.embed_image_features(corpus.image_features[:2]).shape == (2, TINY_CONFIG.dim)
+    with pytest.raises(ModelError, match="load it with persona_lens.models.registry.load_vl_encoder"):
+        heads_only.encode_texts(["a pencil sketch"])
 
 
 def test_a_file_that_is_not_an_aligner_is_refused(tmp_path):
@@ -237,7 +244,7 @@ def test_accuracy_by_aspect_picks_among_the_aspects_concepts_only(taxonomy, corp
 
 
 def test_evaluation_rows_validate_and_cover_both_methods_and_both_held_out_sets(corpus, trained, taxonomy):
-    rows = evaluate_aligner(LiTAligner(trained.heads, "tiny"), corpus, taxonomy, seed=0)
+    rows = evaluate_aligner(aligner_from_heads(trained.heads, "tiny"), corpus, taxonomy, seed=0)
     table = eval_table(rows)
     assert table.schema.equals(get_schema("eval_aligner").arrow(), check_metadata=False)
     got = {(r["method"], r["metric"], r["split"], r["detail"]) for r in rows}

@@ -10,7 +10,7 @@ from persona_lens.schemas import TABLES, SchemaError, get_schema, validate
 from persona_lens.schemas import EMBEDDINGS, IMAGES
 
 ARCHITECTURE_TABLES = {"images", "quarantine", "generations", "embeddings", "attention", "captions",
-                       "explanations", "rankings", "rank_summary", "personas", "caption_scores", "runs"}
+                       "explanations", "rankings", "rank_summary", "rank_scores", "personas", "caption_scores", "runs"}
 
 
 def test_every_table_of_the_architecture_has_a_schema():

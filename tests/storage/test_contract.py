@@ -196,6 +196,20 @@ def test_the_catalog_has_one_view_per_written_table(any_root):
         assert cat.scalar("SELECT count(*) FROM quarantine") == 0
 
 
+def test_every_stage_s_scores_meet_in_one_eval_view_that_exists_before_any(any_root):
+    from persona_lens.schemas import eval_table
+
+    with Catalog(any_root) as cat:
+        assert cat.scalar("SELECT count(*) FROM eval") == 0
+    for stage, n in (("rank", 2), ("newstage", 3)):
+        rows = [{"stage": stage, "method": "m", "metric": "acc", "value": 0.5, "split": "test", "detail": None}] * n
+        write_part(any_root, f"eval_{stage}", eval_table(stage).from_rows(rows), run_id="r1")
+    with Catalog(any_root) as cat:
+        counts = cat.query("SELECT stage, count(*) AS n FROM eval GROUP BY 1 ORDER BY 1").to_pylist()
+        assert counts == [{"stage": "newstage", "n": 3}, {"stage": "rank", "n": 2}]
+        assert cat.scalar("SELECT count(*) FROM eval_newstage") == 3
+
+
 def test_run_id_is_varchar_even_when_it_looks_like_a_number(any_root):
     write_part(any_root, "rank_summary", summary_rows(1), run_id="20261122")
 

@@ -12,7 +12,8 @@ import pytest
 
 from persona_lens.schemas import get_schema
 from persona_lens.world.backgrounds import BACKGROUND_KINDS, draw_background
-from persona_lens.world.creatures import CATEGORIES, render, sample_params
+from persona_lens.world.creatures import CATEGORIES, sample_params
+from persona_lens.world.render import render
 from persona_lens.world.identities import build_identities, identity_params, render_identities
 from persona_lens.world.spec import WorldError, rng_for
 

@@ -4,38 +4,24 @@ import numpy as np
 import pytest
 
 from persona_lens.schemas import get_schema
-from persona_lens.tasks.rank.evaluate import (IdentityTruth, pair_accuracy, pair_rows, reference_rows,
-                                              spearman_rows)
-from persona_lens.tasks.rank.inputs import Queries
-from persona_lens.tasks.rank.metrics import (GRANULARITIES, QueryScores, chance_average_precision,
-                                             score_queries)
-from persona_lens.tasks.rank.stage import RankResult
+from persona_lens.tasks.rank.evaluate import (IdentityTruth, QueryIdentity, pair_accuracy, pair_rows,
+                                              reference_rows, spearman_rows)
+from persona_lens.tasks.rank.metrics import GRANULARITIES, chance_average_precision, score_queries
 
 # control: nothing shifted; styled: identity kept, style shifted; drifted: identity shifted.
 TRUTH = IdentityTruth(drift={"control": 0.0, "styled": 0.0, "drifted": 0.8},
                       shifted_aspects={"control": 0, "styled": 1, "drifted": 1})
 
 
-def scores_of(ap):
-    ap = np.asarray(ap, dtype=np.float32)
-    n = len(ap)
-    return QueryScores(ap, np.ones(n, dtype=np.int32), np.ones(n, dtype=np.int32), {1: np.ones(n, np.float32)})
-
-
 def pair_result(fpr_personalized, fpr_base, models, semantic=None):
     """Personalized queries p<i> of `models` with base twins b<i>, and their instance APs."""
     n = len(models)
-    ids = [f"p{i}" for i in range(n)] + [f"b{i}" for i in range(n)]
-    subjects = np.array(["tom"] * 2 * n, dtype=object)
-    q = Queries(np.array(ids, dtype=object),
-                {"category": np.array(["cat"] * 2 * n, dtype=object),
-                 "subclass": np.array(["tabby"] * 2 * n, dtype=object), "instance": subjects},
-                np.array(list(models) + ["base"] * n, dtype=object), subjects,
-                np.array(["personalized"] * n + ["base"] * n, dtype=object),
-                np.array([f"b{i}" for i in range(n)] + [f"p{i}" for i in range(n)], dtype=object))
-    fpr = list(fpr_personalized) + list(fpr_base)
-    scores = {"instance": scores_of(fpr), "subclass": scores_of(fpr), "category": scores_of(np.ones(2 * n))}
-    return RankResult(q, scores, semantic or {}, gallery_size=10)
+    fpr = np.asarray(list(fpr_personalized) + list(fpr_base), dtype=np.float32)
+    return QueryIdentity(np.array([f"p{i}" for i in range(n)] + [f"b{i}" for i in range(n)], dtype=object),
+                         np.array(["personalized"] * n + ["base"] * n, dtype=object),
+                         np.array(list(models) + ["base"] * n, dtype=object),
+                         np.array([f"b{i}" for i in range(n)] + [f"p{i}" for i in range(n)], dtype=object),
+                         {"fpr": fpr, "fpr_subclass": fpr, **(semantic or {})})
 
 
 def test_pair_accuracy_counts_wins_and_ties_half():
@@ -78,7 +64,7 @@ def test_pair_rows_skip_splits_without_models_and_models_without_truth():
 
 def test_pair_rows_ignore_personalized_queries_without_a_base_twin():
     result = pair_result([0.9, 0.1], [0.1, 0.9], ["control", "control"])
-    result.queries.paired[1] = None
+    result.paired[1] = None
     value = {(r["method"], r["split"]): r["value"] for r in pair_rows(result, TRUTH)}
     assert value[("fpr", "control")] == 1.0
 

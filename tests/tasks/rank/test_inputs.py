@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from persona_lens.storage import Catalog, write_part
-from persona_lens.tasks.embed import embeddings_table
+from persona_lens.tasks.embed.encode import embeddings_table
 from persona_lens.tasks.rank.inputs import load_vectors
 from persona_lens.tasks.rank.ranker import RankError
 

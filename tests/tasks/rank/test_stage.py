@@ -1,168 +1,44 @@
-"""The rank stage's pure parts: ranking queries against the gallery, semantic scores, input checks, tables."""
+"""The rank stage's entry point (tasks/rank/__init__): rank → three tables; eval-rank reads them back."""
 
 import numpy as np
 import pytest
 
-from persona_lens.schemas import RANK_SUMMARY, RANKINGS, validate
-from persona_lens.tasks.rank.inputs import Labelled, Queries
-from persona_lens.tasks.rank.metrics import GRANULARITIES, summarize
-from persona_lens.tasks.rank.ranker import IdentityRanker, RankError
-from persona_lens.tasks.rank.stage import (RankParams, RankResult, check_inputs, rank_images, rankings_table,
-                                           subject_similarity, summary_markdown, summary_table)
+from persona_lens.schemas import WORLD_PROFILES
+from persona_lens.storage import write_part
+from persona_lens.tasks.rank import EvalRankParams, RankError, RankParams, evaluate_rank, fit_stage_ranker, rank_tables
+from persona_lens.tasks.rank.ranking import RankData
+from tests.tasks.rank.test_tables import GALLERY, QUERIES, labelled
 
-TAXONOMY = {"tom": ("cat", "tabby"), "felix": ("cat", "tabby"), "rex": ("dog", "labrador"),
-            "ghost": ("cat", "siamese")}
+PARAMS = RankParams(encoder="efficientnet-lite0", ranker="raw", ks=(1, 5))
 
 
-def labelled(instances, prefix="g"):
-    return Labelled(np.array([f"{prefix}{i}" for i in range(len(instances))], dtype=object),
-                    {"category": np.array([TAXONOMY[s][0] for s in instances], dtype=object),
-                     "subclass": np.array([TAXONOMY[s][1] for s in instances], dtype=object),
-                     "instance": np.array(instances, dtype=object)})
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(1)
+    centres = {s: rng.normal(size=8) for s in ("tom", "felix", "rex", "ghost")}
+    vec = lambda names: np.stack([centres[s] + 0.2 * rng.normal(size=8) for s in names])  # noqa: E731
+    references = labelled(["tom", "rex"], prefix="r")
+    semantic = {"clip_i": rng.uniform(size=len(QUERIES)).astype(np.float32)}
+    return RankData(GALLERY, vec(GALLERY.labels["instance"]), QUERIES, vec(QUERIES.subjects), references,
+                    vec(references.labels["instance"]), semantic)
 
 
-def queries(rows):
-    """rows: (image_id, model_id, subject, kind, paired)."""
-    image_ids, models, subjects, kinds, paired = (np.array(c, dtype=object) for c in zip(*rows))
-    return Queries(image_ids,
-                   {"category": np.array([TAXONOMY[s][0] for s in subjects], dtype=object),
-                    "subclass": np.array([TAXONOMY[s][1] for s in subjects], dtype=object),
-                    "instance": subjects},
-                   models, subjects, kinds, paired)
+def test_rank_writes_rankings_a_summary_and_the_scores_eval_rank_reads(data):
+    tables = rank_tables(data, fit_stage_ranker(data, PARAMS), PARAMS.replace(dino_encoder=None))
+    assert set(tables) == {"rankings", "rank_summary", "rank_scores"}
+    scores = tables["rank_scores"].to_pylist()
+    assert {r["kind"] for r in scores} == {"personalized", "base", "reference"}
+    assert {r["method"] for r in scores if r["kind"] == "reference"} == {"raw"}     # the raw ranker only
 
 
-def empty_labelled():
-    return Labelled(np.array([], dtype=object), {g: np.array([], dtype=object) for g in GRANULARITIES})
-
-
-GALLERY = labelled(["tom"] * 3 + ["felix"] * 3 + ["rex"] * 3)
-QUERIES = queries([
-    ("p1", "m1", "tom", "personalized", "b1"),
-    ("p2", "m1", "tom", "personalized", "b2"),
-    ("p3", "m2", "rex", "personalized", "b3"),
-    ("p4", "m2", "ghost", "personalized", None),      # a subject the gallery lacks
-    ("b1", "base", "tom", "base", "p1"),
-    ("b2", "base", "tom", "base", "p2"),
-    ("b3", "base", "rex", "base", "p3"),
-])
-PARAMS = RankParams(encoder="enc", ranker="raw", ks=(1, 5))
-
-
-@pytest.fixture(scope="module")
-def result():
-    rng = np.random.default_rng(0)
-    centres = {s: rng.normal(size=16) for s in TAXONOMY}
-    gallery_vectors = np.stack([centres[s] + 0.3 * rng.normal(size=16) for s in GALLERY.labels["instance"]])
-    query_vectors = np.stack([centres[s] + 0.3 * rng.normal(size=16) for s in QUERIES.subjects])
-    scores = rank_images(QUERIES, query_vectors, GALLERY, gallery_vectors, IdentityRanker(None), PARAMS.ks)
-    clip_i = np.linspace(0.2, 0.8, len(QUERIES)).astype(np.float32)
-    dino = np.where(QUERIES.model_ids == "m2", np.nan, 0.5).astype(np.float32)   # m2 has no dino score
-    return RankResult(QUERIES, scores, {"clip_i": clip_i, "dino": dino}, len(GALLERY))
-
-
-def test_rank_images_scores_every_granularity_against_its_own_labels(result):
-    assert set(result.scores) == set(GRANULARITIES)
-    # p1 (tom): 3 tom images, 6 tabby cats, 6 cats; p4 (ghost): no ghost, no siamese, but 6 cats.
-    np.testing.assert_array_equal(result.scores["instance"].num_relevant, [3, 3, 3, 0, 3, 3, 3])
-    np.testing.assert_array_equal(result.scores["subclass"].num_relevant, [6, 6, 3, 0, 6, 6, 3])
-    np.testing.assert_array_equal(result.scores["category"].num_relevant, [6, 6, 3, 6, 6, 6, 3])
-
-
-def test_rank_images_finds_the_subject_first_when_it_is_nearest(result):
-    instance = result.scores["instance"]
-    has_subject = instance.num_relevant > 0
-    np.testing.assert_array_equal(instance.first_hit_rank[has_subject], 1)
-    np.testing.assert_allclose(instance.average_precision[has_subject], 1.0, rtol=1e-6)
-
-
-def test_rankings_table_has_one_valid_row_per_query_and_granularity(result):
-    table = rankings_table(result, PARAMS)
-    validate(table, RANKINGS)
-    assert table.num_rows == len(GRANULARITIES) * len(QUERIES)
-    rows = table.to_pylist()
-    assert {r["encoder"] for r in rows} == {"enc+raw"}
-    for g in GRANULARITIES:
-        assert [r["query_image_id"] for r in rows if r["granularity"] == g] == list(QUERIES.image_ids)
-    ghost = next(r for r in rows if r["query_image_id"] == "p4" and r["granularity"] == "instance")
-    assert ghost == {"query_image_id": "p4", "model_id": "m2", "encoder": "enc+raw", "granularity": "instance",
-                     "target": "ghost", "average_precision": 0.0, "first_hit_rank": None, "num_relevant": 0}
-    tom = next(r for r in rows if r["query_image_id"] == "p1" and r["granularity"] == "subclass")
-    assert (tom["target"], tom["num_relevant"], tom["first_hit_rank"]) == ("tabby", 6, 1)
-
-
-def test_summary_table_has_metric_rows_per_model_and_granularity_and_semantic_rows(result):
-    table = summary_table(result, PARAMS)
-    validate(table, RANK_SUMMARY)
-    per_granularity = 1 + 2 * len(PARAMS.ks)                  # mAP, cmc@k, recall@k
-    semantic_rows = {"base": 2, "m1": 2, "m2": 1}             # m2's dino scores are all NaN
-    rows = table.to_pylist()
-    assert table.num_rows == sum(len(GRANULARITIES) * per_granularity + n for n in semantic_rows.values())
-    for model, n in semantic_rows.items():
-        assert sum(r["model_id"] == model and r["granularity"] == "semantic" for r in rows) == n
-    metrics = {(r["metric"], r["k"]) for r in rows if r["granularity"] == "instance"}
-    assert metrics == {("mAP", None), ("cmc", 1), ("cmc", 5), ("recall", 1), ("recall", 5)}
-
-
-def test_summary_values_are_the_per_model_means(result):
-    rows = summary_table(result, PARAMS).to_pylist()
-    value = {(r["model_id"], r["granularity"], r["metric"], r["k"]): r for r in rows}
-    m2 = QUERIES.model_ids == "m2"
-    expected = summarize(result.scores["instance"], m2)       # only p3: p4's ghost has no relevant image
-    assert value[("m2", "instance", "mAP", None)]["value"] == pytest.approx(expected["mAP"])
-    assert value[("m2", "instance", "cmc", 1)]["value"] == pytest.approx(expected["cmc@1"])
-    clip = value[("m1", "semantic", "clip_i", None)]
-    assert clip["value"] == pytest.approx(result.semantic["clip_i"][:2].mean(), rel=1e-6)
-    assert clip["encoder"] == PARAMS.semantic["clip_i"]
-    assert value[("m1", "instance", "mAP", None)]["encoder"] == "enc+raw"
-
-
-def test_summary_markdown_has_a_line_per_model(result):
-    text = summary_markdown(summary_table(result, PARAMS))
-    lines = text.splitlines()
-    assert lines[0].startswith("| model | instance mAP | subclass mAP | category mAP | instance cmc@1 | clip_i | dino |")
-    assert [line.split(" | ")[0] for line in lines[2:]] == ["| base", "| m1", "| m2"]
-    assert lines[-1].endswith("|  |")                         # m2 has no dino score
-
-
-def test_subject_similarity_is_the_mean_cosine_to_the_subjects_references():
-    references = labelled(["tom", "tom", "rex"], prefix="r")
-    reference_vectors = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]], dtype=np.float32)
-    query_vectors = np.array([[0.6, 0.8], [0.6, 0.8], [1.0, 0.0]], dtype=np.float32)
-    out = subject_similarity(query_vectors, np.array(["tom", "rex", "felix"], dtype=object), references,
-                             reference_vectors)
-    assert out[0] == pytest.approx((0.6 + 0.8) / 2)
-    assert out[1] == pytest.approx(-0.6)
-    assert np.isnan(out[2])
-
-
-def test_rank_params_reject_non_positive_k():
-    with pytest.raises(RankError, match="ks"):
-        RankParams(ks=(0, 5))
-    with pytest.raises(RankError, match="ks"):
-        RankParams(ks=())
-
-
-def test_ranked_encoder_names_features_and_ranker():
-    assert RankParams(encoder="enc", ranker="lda").ranked_encoder == "enc+lda"
-
-
-def test_check_inputs_rejects_an_empty_gallery():
-    with pytest.raises(RankError, match="no gallery.*--role gallery"):
-        check_inputs(QUERIES, empty_labelled())
-
-
-def test_check_inputs_rejects_no_queries():
-    no_queries = Queries(np.array([], dtype=object), {g: np.array([], dtype=object) for g in GRANULARITIES},
-                         *(np.array([], dtype=object) for _ in range(4)))
-    with pytest.raises(RankError, match="no queries"):
-        check_inputs(no_queries, GALLERY)
-
-
-def test_check_inputs_rejects_queries_whose_subjects_are_all_absent_from_the_gallery():
-    strangers = queries([("p1", "m1", "ghost", "personalized", None)])
-    with pytest.raises(RankError, match="none of the queries' subjects is in the gallery.*'ghost'"):
-        check_inputs(strangers, GALLERY)
-
-
-def test_check_inputs_accepts_queries_when_some_subjects_are_in_the_gallery():
-    check_inputs(QUERIES, GALLERY)
+def test_eval_rank_scores_the_rank_run_it_is_given(data, root):
+    params = PARAMS.replace(dino_encoder=None)
+    write_part(root, "rank_scores", rank_tables(data, fit_stage_ranker(data, params), params)["rank_scores"], "r1")
+    write_part(root, "world_profiles", WORLD_PROFILES.from_rows([
+        {"model_id": "m1", "subject": "tom", "aspect": "identity", "concept": None, "intensity": 0.0},
+        {"model_id": "m2", "subject": "rex", "aspect": "identity", "concept": "x", "intensity": 0.7}]), "w")
+    table = evaluate_rank(root, EvalRankParams(rank_run="r1"))
+    splits = {(r["split"], r["method"]) for r in table.to_pylist()}
+    assert ("control", "fpr") in splits and ("drifted", "clip_i") in splits and ("reference", "raw") in splits
+    with pytest.raises(RankError, match="no rank scores for run 'nope'"):
+        evaluate_rank(root, EvalRankParams(rank_run="nope"))

@@ -1,7 +1,7 @@
-"""The embed stage: one L2-normalised vector per (image, encoder), and per (caption text, text encoder).
+"""The embed stage's work: one L2-normalised vector per (image, encoder), and per (caption text, encoder).
 
-Plain functions do the work (plan → embed one shard → build tables → write); the `@task` wrappers at
-the bottom only load the encoder from the per-process registry cache and call them. Work is planned
+Plain functions do the work (plan → embed one shard → build tables → write); the `@task` wrappers in
+tasks/embed/__init__.py only load the encoder from the per-process registry cache and call them. Work is planned
 from the tables alone, so a re-run embeds only what has no row for this encoder yet. A bad image or
 a non-finite vector becomes a quarantine row; the rest of its batch still lands.
 """
@@ -20,17 +20,14 @@ from typing import NamedTuple
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from persona_lens.models.base import ImageEncoder, ModelError, TextEncoder
-from persona_lens.models.registry import (
-    canonical_image_encoder, canonical_text_encoder, encoder_slug, load_image_encoder, load_text_encoder,
-)
-from persona_lens.models.runtime import check_runtime, check_threads
-from persona_lens.schemas import EMBEDDINGS, QUARANTINE, TEXT_EMBEDDINGS, validate
-from persona_lens.storage import DatasetRoot, StorageError, read_members, read_table, split_uri, write_part
+from persona_lens.models.registry import encoder_slug
+from persona_lens.schemas import EMBEDDINGS, TEXT_EMBEDDINGS, validate
+from persona_lens.storage import DatasetRoot, read_members, read_table, split_uri, write_part
 from persona_lens.tasks.images import BadImage, decode_rgb
+from persona_lens.tasks.quarantine import quarantine_row as _quarantine_row
+from persona_lens.tasks.quarantine import quarantine_table
 
 STAGE = "embed"
 #: A stored vector must have unit length within this tolerance (float32 normalisation error is ~1e-7).
@@ -65,20 +62,6 @@ class ShardEmbeddings:
     quarantine: pa.Table
     decode_seconds: float = 0.0
     encode_seconds: float = 0.0
-
-
-def check_params(encoder: str, text_encoder: str | None, batch_size: int, runtime: str = "auto",
-                 threads: int | None = None) -> tuple[str, str | None]:
-    """Validate the stage's configuration up front; return the canonical encoder names.
-
-    Raises ModelError for an unknown encoder name, a missing folder or a bad runtime/threads, and
-    ValueError for a bad batch size. No model is loaded.
-    """
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    check_runtime(runtime)
-    check_threads(threads)
-    return canonical_image_encoder(encoder), canonical_text_encoder(text_encoder) if text_encoder else None
 
 
 # --- planning --------------------------------------------------------------------------------------
@@ -121,7 +104,7 @@ def part_key(encoder: str, shard: str, refs: Sequence[ImageRef]) -> str:
 
 # --- embedding -------------------------------------------------------------------------------------
 
-def _batches(items: Sequence, size: int) -> Iterator[Sequence]:
+def batches(items: Sequence, size: int) -> Iterator[Sequence]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
 
@@ -135,9 +118,8 @@ def vector_problem(vector: np.ndarray) -> str | None:
     return None
 
 
-def quarantine_row(source: str, reason: str, detail: str, now: dt.datetime | None = None) -> dict:
-    return {"stage": STAGE, "source": source, "reason": reason, "detail": detail,
-            "quarantined_at": now or dt.datetime.now(dt.timezone.utc)}
+def quarantine_row(source: str, reason: str, detail: str) -> dict:
+    return _quarantine_row(STAGE, source, reason, detail)
 
 
 def decode_batch(refs: Sequence[ImageRef], data: dict[str, bytes]
@@ -162,7 +144,7 @@ def _prefetched(refs: Sequence[ImageRef], data: dict[str, bytes], batch_size: in
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-decode") as pool:
         pending = None
-        for batch in _batches(refs, batch_size):
+        for batch in batches(refs, batch_size):
             nxt = pool.submit(decode_batch, batch, data)
             if pending is not None:
                 yield pending.result()
@@ -228,10 +210,6 @@ def embeddings_table(image_ids: Sequence[str], encoder: str, vectors: np.ndarray
     return validate(table, EMBEDDINGS)
 
 
-def quarantine_table(rows: list[dict]) -> pa.Table:
-    return QUARANTINE.from_rows(rows) if rows else QUARANTINE.empty()
-
-
 def write_shard(root: DatasetRoot, result: ShardEmbeddings, run_id: str, part: str) -> dict[str, int]:
     """Write a shard's embeddings and quarantine rows as parts named `part`; return the row counts."""
     write_part(root, "embeddings", result.embeddings, run_id, part=part)
@@ -281,81 +259,3 @@ def embed_texts(texts: Sequence[str], encoder: TextEncoder, encoder_name: str | 
         "vector": _vector_array(vecs[keep] if keep else np.zeros((0, encoder.dim), np.float32)),
     })
     return validate(table, TEXT_EMBEDDINGS), quarantine_table(bad)
-
-
-# --- Prefect tasks: thin shells; retries only when I/O failed ---------------------------------------
-
-def _io_failure(task, task_run, state) -> bool:
-    """Retry only storage/OS errors: a model or data error would fail the same way again."""
-    exc = state.data if isinstance(state.data, BaseException) else None
-    return isinstance(exc, (StorageError, OSError))
-
-
-_io_retries = dict(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_io_failure,
-                   cache_policy=NO_CACHE)
-
-
-@task(name="embed-plan", **_io_retries)
-def plan_task(root: DatasetRoot, encoder: str) -> EmbedPlan:
-    """Images not yet embedded by `encoder`, by shard."""
-    return plan_images(root, encoder)
-
-
-@task(name="embed-shard", **_io_retries)
-def embed_shard_task(root: DatasetRoot, encoder: str, shard: str, refs: list[ImageRef], batch_size: int,
-                     run_id: str, runtime: str = "auto", threads: int | None = None) -> dict:
-    """Embed one shard's planned images and write its embeddings and quarantine parts."""
-    model = load_image_encoder(encoder, runtime, threads)
-    t0 = time.perf_counter()
-    result = embed_images(root, refs, model, batch_size, encoder_name=encoder)
-    counts = write_shard(root, result, run_id, part_key(encoder, shard, refs))
-    return {**counts, "decode_s": result.decode_seconds, "encode_s": result.encode_seconds,
-            "seconds": time.perf_counter() - t0, "runtime": model.runtime}
-
-
-@task(name="embed-texts", **_io_retries)
-def embed_texts_task(root: DatasetRoot, text_encoder: str, run_id: str) -> dict:
-    """Embed caption texts not yet embedded by `text_encoder`; write them in parts of TEXT_PART_ROWS."""
-    texts = plan_texts(root, text_encoder)
-    counts = {"texts_embedded": 0, "texts_quarantined": 0}
-    if not texts:
-        return counts
-    model = load_text_encoder(text_encoder)
-    for chunk in _batches(texts, TEXT_PART_ROWS):
-        table, bad = embed_texts(chunk, model, encoder_name=text_encoder)
-        key = hashlib.sha256("\n".join(chunk).encode()).hexdigest()[:10]
-        part = f"{encoder_slug(text_encoder)}--{key}"
-        write_part(root, "text_embeddings", table, run_id, part=part)
-        write_part(root, "quarantine", bad, run_id, part=f"embed-text-{part}")
-        counts["texts_embedded"] += table.num_rows
-        counts["texts_quarantined"] += bad.num_rows
-    return counts
-
-
-# --- run summary -----------------------------------------------------------------------------------
-
-def summarize(plan: EmbedPlan, shard_stats: list[dict], text_stats: dict, seconds: float) -> dict:
-    """Counts and timings of one embed run (what the flow returns and records)."""
-    embedded = sum(s["embedded"] for s in shard_stats)
-    shard_s = sum(s["seconds"] for s in shard_stats)  # read + decode + encode + write
-    return {
-        "encoder": plan.encoder,
-        "runtime": shard_stats[0]["runtime"] if shard_stats else None,
-        "shards": len(shard_stats),
-        "images_planned": plan.num_images,
-        "already_embedded": plan.already_embedded,
-        "embedded": embedded,
-        "quarantined": sum(s["quarantined"] for s in shard_stats),
-        "texts_embedded": text_stats.get("texts_embedded", 0),
-        "texts_quarantined": text_stats.get("texts_quarantined", 0),
-        "decode_s": round(sum(s["decode_s"] for s in shard_stats), 3),
-        "encode_s": round(sum(s["encode_s"] for s in shard_stats), 3),
-        "seconds": round(seconds, 3),
-        "images_per_s": round(embedded / shard_s, 2) if shard_s > 0 else None,
-    }
-
-
-def summary_markdown(summary: dict) -> str:
-    """The summary as a small markdown table for the Prefect UI."""
-    rows = "\n".join(f"| {k} | {v} |" for k, v in summary.items())
-    return f"### Embed\n\n| | |\n|---|---|\n{rows}\n"

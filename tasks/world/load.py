@@ -8,10 +8,9 @@ known at render time (generations, attention, captions).
 from __future__ import annotations
 
 import pyarrow.parquet as pq
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from persona_lens.schemas import get_schema, validate
+from persona_lens.schemas.base import conform
 from persona_lens.storage import DatasetRoot, read_marker, write_marker, write_part
 from persona_lens.world.make import LABEL_COLUMNS, World
 
@@ -33,16 +32,10 @@ def load_world_tables(world: World, root: DatasetRoot, run_id: str) -> dict[str,
         return {}
     written = {}
     for name in world.tables:
-        table = pq.read_table(world.table(name))
-        validate(table, get_schema(name))
+        # Conform first: the world's render-time `generations` predates the schema's optional columns.
+        table = validate(conform(pq.read_table(world.table(name)), get_schema(name)), get_schema(name))
         write_part(root, name, table, run_id, part=f"world-{key}")
         written[name] = table.num_rows
     write_marker(root, "world", key, {"run_id": run_id, "size": world.spec.size, "seed": world.spec.seed,
                                       "tables": written})
     return written
-
-
-@task(cache_policy=NO_CACHE)
-def load_world_tables_task(world: World, root: DatasetRoot, run_id: str) -> dict[str, int]:
-    """Write the world's truth tables into the dataset root."""
-    return load_world_tables(world, root, run_id)

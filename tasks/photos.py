@@ -1,13 +1,12 @@
-"""The embedded default data: real photos that ship inside scikit-image, scikit-learn and matplotlib.
+"""Real photos that ship inside installed packages (scikit-image, scikit-learn, matplotlib).
 
-Until the synthetic world lands (issue 3) these are what `persona-lens run` ingests, so a newcomer sees
-every stage work offline in minutes. Labels follow the identity hierarchy category → subclass →
-instance; the two motorcycle views are one instance seen twice.
+Shared by every stage that needs real pictures offline: the aligner's captioned corpus, FineXL's
+edited-photo ground truth, the generate stage's real subjects. Labels follow the identity hierarchy
+category → subclass → instance; the two motorcycle views are one instance seen twice.
 """
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 from pathlib import Path
 
@@ -34,28 +33,20 @@ PHOTOS: tuple[tuple[str, str, str, str, str], ...] = (
     ("skimage", "data/retina.jpg", "microscopy", "medical", "retina"),
     ("skimage", "data/ihc.png", "microscopy", "medical", "ihc"),
 )
-LABEL_LEVELS = ["category", "subclass", "instance"]
 
 
-def _package_dir(package: str) -> Path:
+def package_dir(package: str) -> Path:
+    """The folder of an installed package, found without importing it."""
     # find_spec instead of import: importing skimage or matplotlib only to find a folder costs seconds.
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"package {package!r} (which ships the default photos) is not installed")
+        raise FileNotFoundError(f"package {package!r} (which ships the photos) is not installed")
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def default_photo_paths() -> list[tuple[Path, str, str, str]]:
-    return [(_package_dir(pkg) / rel, cat, sub, inst) for pkg, rel, cat, sub, inst in PHOTOS]
-
-
-def write_default_manifest(folder: Path) -> Path:
-    """Write a CSV manifest of the default photos (absolute paths + labels) into `folder`."""
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest = folder / "default_photos.csv"
-    with manifest.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["path", *LABEL_LEVELS])
-        for path, cat, sub, inst in default_photo_paths():
-            w.writerow([str(path), cat, sub, inst])
-    return manifest
+def photo_path(package: str, relative: str) -> Path:
+    """The file of a packaged photo; FileNotFoundError naming the package to reinstall."""
+    path = package_dir(package) / relative
+    if not path.is_file():
+        raise FileNotFoundError(f"packaged photo {str(path)!r} is missing: reinstall {package}")
+    return path

@@ -12,9 +12,10 @@ from PIL import Image
 from persona_lens.models.base import ModelError, l2_normalize
 from persona_lens.schemas import CAPTIONS, SchemaError
 from persona_lens.storage import StorageError, list_parts, read_table, write_part
-from persona_lens.tasks.embed import (
-    EmbedPlan, check_params, embed_images, embed_shard_task, embed_texts, embed_texts_task, embeddings_table,
-    part_key, plan_images, plan_texts, text_id_of, write_shard,
+from persona_lens.tasks.embed import EmbedParams, embed_shard_task, embed_texts_task
+from persona_lens.tasks.embed.encode import (
+    EmbedPlan, embed_images, embed_texts, embeddings_table, part_key, plan_images, plan_texts, text_id_of,
+    write_shard,
 )
 from tests.embed_data import jpeg, write_images
 
@@ -152,7 +153,10 @@ def test_shard_task_skips_everything_on_a_rerun(root, monkeypatch):
     monkeypatch.setattr(embed_module, "load_image_encoder", lambda *a, **k: ColourEncoder())
     plan = plan_images(root, "colour-test")
     (shard, refs), = plan.shards.items()
-    stats = embed_shard_task.fn(root, "colour-test", shard, refs, 2, "run-1")
+    # A test double is no registry name, so its parameters skip the name checks (model_construct).
+    params = EmbedParams.model_construct(encoder="colour-test", text_encoder=None, batch_size=2, runtime="auto",
+                                         threads=None)
+    stats = embed_shard_task.fn(root, shard, refs, params, "run-1")
     assert (stats["embedded"], stats["quarantined"], stats["runtime"]) == (3, 1, "numpy")
     again = plan_images(root, "colour-test")
     assert again.already_embedded == 3 and again.num_images == 1  # only the bad one is retried
@@ -188,17 +192,6 @@ def test_embed_texts_keeps_order_and_shapes():
     table, bad = embed_texts(["aaa", "eee", "nan"], WordEncoder())
     assert table["text"].to_pylist() == ["aaa", "eee"] and bad.num_rows == 1
     assert table.schema.field("vector").type == pa.list_(pa.float32(), 4)
-
-
-def test_bad_configuration_is_refused_up_front():
-    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
-        check_params("efficientnet-lite0", None, 0)
-    with pytest.raises(ModelError, match="unknown image encoder 'nope'"):
-        check_params("nope", None, 8)
-    with pytest.raises(ModelError, match="runtime must be one of"):
-        check_params("efficientnet-lite0", None, 8, runtime="gpu")
-    names = check_params("EfficientNet-Lite0", "All-MiniLM-L6-v2", 8)
-    assert names == ("efficientnet-lite0", "all-minilm-l6-v2")
 
 
 def test_plan_of_an_empty_root_is_empty(root):

@@ -1,71 +1,34 @@
-"""The aligner's stage logic as the flow calls it: corpus → heads → weights → eval_aligner rows → card.
+"""The aligner's scores as `eval_aligner` rows, and their report (markdown, model card).
 
-Plain functions first, the thin `@task` wrappers at the bottom. The evaluation works on shared-space
-vectors, so the same code scores the trained aligner (from its cached tower vectors) and any
-`VisionLanguageEncoder` such as a CLIP folder (from the images themselves).
+The evaluation works on shared-space vectors, so the same code scores the trained aligner (from its
+cached tower vectors) and any `VisionLanguageEncoder` such as a CLIP folder (from the images themselves).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
-from persona_lens.models.aligner import AlignerConfig, LiTAligner, save_aligner
-from persona_lens.models.base import TextEncoder, VisionLanguageEncoder
-from persona_lens.models.registry import load_image_encoder, load_text_encoder
+from persona_lens.models.aligner import LiTAligner
+from persona_lens.models.base import VisionLanguageEncoder
 from persona_lens.schemas import get_schema
 from persona_lens.tasks.aligner.corpus import Sample
-from persona_lens.tasks.aligner.dataset import (
-    CaptionSource, Corpus, CorpusSpec, PhotoSource, build_corpus, encode_captions, encode_pairs,
-)
+from persona_lens.tasks.aligner.dataset import CaptionSource, Corpus, encode_pairs
 from persona_lens.tasks.aligner.evaluate import (
     KS, LinearProbe, accuracy_by_aspect, accuracy_over_all, concept_text_vectors, fit_linear_probe,
     recall_at_k,
 )
-from persona_lens.tasks.aligner.train import TrainResult, TrainSpec, train_heads
+from persona_lens.tasks.markdown import markdown_table
 from persona_lens.world.taxonomy import Taxonomy
 
 STAGE = "aligner"
 EVAL_TABLE = "eval_aligner"
 #: eval_aligner `split` per source.
 SPLITS = {"photo": "heldout_photos", "world": "heldout_world"}
-
-
-def make_sources(spec: CorpusSpec, taxonomy: Taxonomy) -> list[CaptionSource]:
-    """The photo source, plus the world source when a world size is asked for."""
-    sources: list[CaptionSource] = [PhotoSource(spec, taxonomy)]
-    if spec.world_size is not None:
-        from persona_lens.tasks.aligner.world_source import WorldSource
-
-        sources.append(WorldSource(spec, taxonomy))
-    return sources
-
-
-def train_on_corpus(corpus: Corpus, text_encoder: TextEncoder, config: AlignerConfig,
-                    spec: TrainSpec) -> TrainResult:
-    """Train heads on the corpus's training samples (held-out samples are never seen)."""
-    samples, features = corpus.select(purpose="train")
-    text_features, row_of = encode_captions([s.caption for s in samples], text_encoder)
-    rows = np.asarray([row_of[s.caption] for s in samples])
-    return train_heads(features, text_features, rows, [s.key for s in samples], config, spec)
-
-
-def training_metadata(corpus: Corpus, result: TrainResult, corpus_spec: CorpusSpec,
-                      taxonomy: Taxonomy) -> dict:
-    """What the weights file records about its training (JSON-serialisable)."""
-    return {"seed": result.spec["seed"], "steps": result.spec["steps"], "train": result.spec,
-            "corpus": {k: v for k, v in vars(corpus_spec).items()}, "data": corpus.summary(),
-            "taxonomy_digest": taxonomy.digest,
-            "loss_curve": [[s, round(v, 5)] for s, v in result.loss_curve],
-            "train_seconds": round(result.seconds, 1),
-            "trained_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def _row(method: str, metric: str, value: float, split: str, detail: str | None) -> dict:
@@ -182,32 +145,29 @@ def results_markdown(rows: list[dict], loss_curve: Sequence[Sequence[float]] = (
     value = {(r["method"], r["metric"], r["split"], r["detail"]): r["value"] for r in rows}
     methods = list(dict.fromkeys(r["method"] for r in rows if r["method"] not in ("chance", "data")))
     names = {"lit": "LiT zero-shot", "linear_probe": "linear probe"}
-    header = " | ".join(names.get(m, m) for m in methods)
+    header = [names.get(m, m) for m in methods]
     lines = []
     for split in sorted({r["split"] for r in rows}):
         details = list(dict.fromkeys(r["detail"] for r in rows
                                      if r["split"] == split and r["metric"] == "accuracy"))
-        lines += [f"**{split}** — concept classification accuracy per aspect", "",
-                  f"| aspect | images | {header} | chance |", "|---|---|" + "---|" * (len(methods) + 1)]
+        table = []
         for d in details:
             n = value.get(("data", "images", split, d))
-            cells = " | ".join(_fmt(value.get((m, "accuracy", split, d))) for m in methods)
-            lines.append(f"| {d} | {int(n) if n is not None else ''} | {cells} "
-                         f"| {_fmt(value.get(('chance', 'accuracy', split, d)))} |")
+            table.append([d, int(n) if n is not None else None]
+                         + [_fmt(value.get((m, "accuracy", split, d))) for m in methods]
+                         + [_fmt(value.get(("chance", "accuracy", split, d)))])
+        lines += [f"**{split}** — concept classification accuracy per aspect", "",
+                  markdown_table(["aspect", "images", *header, "chance"], table)]
         n = value.get(("data", "images", split, "text_to_image"))
+        recall = [[k] + [_fmt(value.get((m, f"recall@{k}", split, "text_to_image"))) for m in methods]
+                  + [_fmt(value.get(("chance", f"recall@{k}", split, "text_to_image")))] for k in KS]
         lines += ["", f"**{split}** — text→image retrieval among {int(n or 0)} images (recall@k)", "",
-                  f"| k | {header} | chance |", "|---|" + "---|" * (len(methods) + 1)]
-        for k in KS:
-            cells = " | ".join(_fmt(value.get((m, f"recall@{k}", split, "text_to_image"))) for m in methods)
-            chance = value.get(("chance", f"recall@{k}", split, "text_to_image"))
-            lines.append(f"| {k} | {cells} | {_fmt(chance)} |")
-        lines.append("")
+                  markdown_table(["k", *header, "chance"], recall), ""]
     if loss_curve:
-        lines += ["**Training loss** (symmetric multi-positive InfoNCE, mean over the steps since the row above)",
-                  "", "| step | loss |", "|---|---|"]
         stride = max(1, len(loss_curve) // 12)
         picked = list(loss_curve[::stride]) + ([loss_curve[-1]] if (len(loss_curve) - 1) % stride else [])
-        lines += [f"| {int(s)} | {v:.4f} |" for s, v in picked]
+        lines += ["**Training loss** (symmetric multi-positive InfoNCE, mean over the steps since the row above)",
+                  "", markdown_table(["step", "loss"], [[int(s), f"{v:.4f}"] for s, v in picked])]
     return "\n".join(lines) + "\n"
 
 
@@ -225,40 +185,3 @@ def update_card(card: str | Path, markdown: str) -> Path:
     head, rest = text.split(start, 1)
     path.write_text(f"{head}{start}\n{markdown}{end}{rest.split(end, 1)[1]}")
     return path
-
-
-# --- Prefect tasks ------------------------------------------------------------------------------------
-
-@task(cache_policy=NO_CACHE)
-def build_corpus_task(spec: CorpusSpec, taxonomy: Taxonomy, image_tower: str,
-                      runtime: str = "auto") -> Corpus:
-    """Render every captioned image once and encode it with the frozen image tower."""
-    return build_corpus(make_sources(spec, taxonomy), load_image_encoder(image_tower, runtime=runtime))
-
-
-@task(cache_policy=NO_CACHE)
-def train_task(corpus: Corpus, config: AlignerConfig, spec: TrainSpec) -> TrainResult:
-    """Train the projection heads contrastively on the cached tower vectors."""
-    return train_on_corpus(corpus, load_text_encoder(config.text_tower), config, spec)
-
-
-@task(cache_policy=NO_CACHE)
-def save_task(result: TrainResult, out: str, metadata: dict) -> str:
-    """Write the heads and their training description as one safetensors file."""
-    return str(save_aligner(result.heads, out, metadata))
-
-
-@task(cache_policy=NO_CACHE)
-def evaluate_heldout_task(encoder: str, spec: CorpusSpec, taxonomy: Taxonomy,
-                          runtime: str = "auto") -> list[dict]:
-    """Score the vision-language encoder `encoder` (name or path) on the held-out sets of `spec`."""
-    from persona_lens.models.registry import load_vl_encoder
-
-    model = load_vl_encoder(encoder, runtime=runtime)
-    return evaluate_heldout(model, make_sources(spec, taxonomy), taxonomy, model.name)
-
-
-@task(cache_policy=NO_CACHE)
-def evaluate_task(aligner: LiTAligner, corpus: Corpus, taxonomy: Taxonomy, seed: int) -> list[dict]:
-    """Score the aligner, the linear probe and chance on the held-out sets."""
-    return evaluate_aligner(aligner, corpus, taxonomy, seed)

@@ -1,0 +1,56 @@
+"""The ingest stage's parameters: the only home of their defaults and checks (tasks/params.py)."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, field_validator
+
+from persona_lens.tasks.params import StageParams
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class IngestParams(StageParams):
+    """One source to ingest, the role its images play, and the names of its label levels."""
+
+    source: str = Field(description="Folder, manifest (.csv/.parquet), WebDataset shards (.tar), local or s3://.")
+    role: str = Field("gallery", description="What the images are for: reference, gallery, generated, scene, …")
+    labels: list[str] | None = Field(
+        None, description="Label level names, e.g. category,subclass,instance (folder levels or manifest "
+                          "columns); none or empty: no labels.")
+    batch_size: int = Field(256, ge=1, description="Images per batch (and per shard).")
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, source: str) -> str:
+        if not source.strip():
+            raise ValueError("source must name a folder, manifest, shards or s3:// prefix")
+        return source
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, role: str) -> str:
+        if not _NAME.match(role):
+            raise ValueError("role must be a word of letters, digits and underscores")
+        return role
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _split(cls, labels):
+        # The CLI and the deployment parameters may give comma-separated names ("category,subclass").
+        if isinstance(labels, str):
+            labels = [labels]
+        if isinstance(labels, (list, tuple)) and all(isinstance(x, str) for x in labels):
+            labels = [s.strip() for item in labels for s in item.split(",") if s.strip()]
+        return labels
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, labels: list[str] | None) -> list[str] | None:
+        if labels is None:
+            return None
+        bad = [n for n in labels if not _NAME.match(n)]
+        if bad or len(set(labels)) != len(labels):
+            raise ValueError("labels must be distinct names of letters, digits and underscores")
+        return labels

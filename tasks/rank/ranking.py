@@ -1,0 +1,96 @@
+"""Finer-Personalization Rank: each generated image is a query against the identity-labelled gallery.
+
+A personalized model that kept its subject's identity produces pictures that retrieve *that
+individual's* gallery images first; one that drifted retrieves look-alikes. Scored at every
+granularity (category → subclass → instance) with mAP, CMC@k and recall@k, beside the semantic scores
+(CLIP-I, DINO-style: mean cosine to the subject's reference images) that reward a look-alike as much as
+the subject itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from persona_lens.tasks.rank.labelled import Labelled, Queries
+from persona_lens.tasks.rank.metrics import GRANULARITIES, QueryScores, score_queries
+from persona_lens.tasks.rank.ranker import IdentityRanker, RankError, fit_identity_ranker
+
+
+@dataclass
+class RankResult:
+    queries: Queries
+    scores: dict[str, QueryScores]          # granularity → per-query scores
+    semantic: dict[str, np.ndarray]         # score name → (q,) mean cosine to the subject's references
+    gallery_size: int
+
+
+def rank_images(queries: Labelled, query_vectors: np.ndarray, gallery: Labelled, gallery_vectors: np.ndarray,
+                ranker: IdentityRanker, ks: tuple[int, ...]) -> dict[str, QueryScores]:
+    """Per granularity, each query's ranking of the gallery by cosine in the ranker's space."""
+    similarity = ranker.project(query_vectors) @ ranker.project(gallery_vectors).T
+    return {g: score_queries(similarity, queries.labels[g][:, None] == gallery.labels[g][None, :], ks)
+            for g in GRANULARITIES}
+
+
+def subject_similarity(query_vectors: np.ndarray, subjects: np.ndarray, references: Labelled,
+                       reference_vectors: np.ndarray) -> np.ndarray:
+    """Mean cosine of each query to the reference images of its subject (CLIP-I / DINO score).
+
+    Vectors are L2-normalised already (the embeddings table's contract). NaN where the subject has
+    no reference image.
+    """
+    out = np.full(len(query_vectors), np.nan, dtype=np.float32)
+    by_subject = {s: np.flatnonzero(references.labels["instance"] == s) for s in set(subjects)}
+    for i, subject in enumerate(subjects):
+        rows = by_subject[subject]
+        if len(rows):
+            out[i] = float((reference_vectors[rows] @ query_vectors[i]).mean())
+    return out
+
+
+def check_inputs(queries: Queries, gallery: Labelled) -> None:
+    if not len(gallery):
+        raise RankError("no gallery: ingest identity-labelled images with --role gallery "
+                        "(labels category, subclass, instance) first")
+    if not len(queries):
+        raise RankError("no queries: the generations table has no personalized images of a gallery individual "
+                        "(run the world or the generate stage first)")
+    unknown = sorted(set(queries.subjects) - set(gallery.labels["instance"]))
+    if len(unknown) == len(set(queries.subjects)):
+        raise RankError(f"none of the queries' subjects is in the gallery (e.g. {unknown[0]!r})")
+
+
+@dataclass
+class RankData:
+    """Everything the stage reads, vectors included, loaded once (inputs.load_rank_data)."""
+
+    gallery: Labelled
+    gallery_vectors: np.ndarray
+    queries: Queries
+    query_vectors: np.ndarray
+    references: Labelled
+    reference_vectors: np.ndarray
+    semantic: dict[str, np.ndarray]      # score name → (q,) mean cosine to the subject's references
+
+
+def fit_ranker(data: RankData, method: str, shrinkage: float) -> IdentityRanker:
+    """The identity ranker fitted on the gallery's individuals (or the raw space)."""
+    return fit_identity_ranker(data.gallery_vectors, data.gallery.labels["instance"], method, shrinkage)
+
+
+def rank(data: RankData, ranker: IdentityRanker, ks: tuple[int, ...]) -> RankResult:
+    """Every query (personalized images and their base twins) ranked against the gallery."""
+    scores = rank_images(data.queries, data.query_vectors, data.gallery, data.gallery_vectors, ranker, ks)
+    return RankResult(data.queries, scores, data.semantic, len(data.gallery))
+
+
+def rank_references(data: RankData, ranker: IdentityRanker) -> dict[str, dict[str, QueryScores]]:
+    """The ranker on real pictures: each reference image retrieving its individual's gallery images,
+    beside the encoder's raw space (what eval-rank reports as `reference`). {} without references."""
+    if not len(data.references):
+        return {}
+    by_ranker = {"fpr": ranker, "raw": IdentityRanker(None)} if ranker.name != "raw" else {"raw": ranker}
+    return {name: rank_images(data.references, data.reference_vectors, data.gallery, data.gallery_vectors, r, (1,))
+            for name, r in by_ranker.items()}
