@@ -193,3 +193,29 @@ def few_shot_episodes(data: DeperData, split: str, k: int, seed: int, max_querie
         rest = [exs[i] for i in order[k:]]
         queries += rest[:max_queries] if max_queries else rest
     return support, queries, bad
+
+
+def render_world_scenes(size: str, seed: int, folder: str | Path) -> Path:
+    """The world's scenes and viewers alone (no creatures or profiles) in a world-folder layout:
+    `folder/tables/*.parquet` + `folder/images/scenes/`; reused when `folder/tables/captions.parquet`
+    exists (written last, after a temporary folder is renamed into place)."""
+    import os
+    import shutil
+
+    from persona_lens.schemas import get_schema
+    from persona_lens.world.scenes import render_scenes
+    from persona_lens.world.spec import world_spec
+
+    folder = Path(folder)
+    if (folder / "tables" / "captions.parquet").is_file():
+        return folder
+    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "tables").mkdir(parents=True)
+    part = render_scenes(world_spec(size, seed), tmp)
+    for name in sorted(part.tables, key=lambda n: n == "captions"):
+        pq.write_table(get_schema(name).from_rows(part.tables[name]), tmp / "tables" / f"{name}.parquet")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, folder)
+    return folder
