@@ -38,6 +38,8 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/embed_throughput.py
 	$(BIN)/python benchmarks/ingest_throughput.py
+	$(BIN)/python benchmarks/generate_throughput.py
+	PYTHONPATH=. $(BIN)/python benchmarks/diffusion_steps.py
 
 # --- Local Prefect server + process worker for deployments (docs/deployments.md) --------------------
 #   make server    start `prefect server start` on $(PREFECT_HOST):$(PREFECT_PORT) in the background
