@@ -55,6 +55,18 @@ class VisionLanguageEncoder(Protocol):
         ...
 
 
+@runtime_checkable
+class Generator(Protocol):
+    """Images from seeds (and prompts, for text-to-image models). The same seed (and prompt) always
+    draws the same picture, so a base model and its personalization draw twins for the same inputs."""
+
+    name: str      # registry name or folder, stored in the `generator` column
+
+    def draw(self, seeds: list[int], prompts: list[str] | None = None) -> list[Image.Image]:
+        """One RGB image per seed (paired with `prompts` when the model takes text)."""
+        ...
+
+
 def l2_normalize(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), eps)

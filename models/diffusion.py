@@ -174,6 +174,12 @@ class DiffusionGenerator:
             images += out.images
         return images, time.perf_counter() - t0
 
+    def draw(self, seeds: list[int], prompts: list[str] | None = None) -> list[Image.Image]:
+        """The `Generator` interface: one image per (seed, prompt)."""
+        if prompts is None:
+            raise ValueError(f"generator {self.name!r} is text-to-image: give one prompt per seed")
+        return self.generate(list(prompts), list(seeds))[0]
+
     def with_adapter(self, uri: str) -> DiffusionGenerator:
         """A fresh copy of the base pipeline with the adapter in `uri` applied (this one is unchanged).
 

@@ -150,3 +150,16 @@ def from_pil(images: list[Image.Image]) -> torch.Tensor:
         return torch.zeros(0, NC, IMAGE_SIZE, IMAGE_SIZE)
     x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
     return x / 127.5 - 1.0
+
+
+class DCGANFaces:
+    """The DCGAN as a `Generator`: seed i draws the face of `latents(i, 1)`; it takes no prompts."""
+
+    def __init__(self, net: nn.Module, name: str = NAME) -> None:
+        self.net, self.name = net, name
+
+    def draw(self, seeds: list[int], prompts: list[str] | None = None) -> list[Image.Image]:
+        if prompts is not None:
+            raise ValueError(f"generator {self.name!r} draws from latent codes only: it takes no prompts")
+        z = torch.cat([latents(int(s), 1, self.net.nz) for s in seeds]) if seeds else torch.zeros(0, self.net.nz)
+        return to_pil(generate(self.net, z))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from persona_lens.models.base import ImageEncoder, ModelError, TextEncoder, VisionLanguageEncoder
+from persona_lens.models.base import Generator, ImageEncoder, ModelError, TextEncoder, VisionLanguageEncoder
 from persona_lens.models.runtime import check_runtime, check_threads, default_cache_dir
 
 if TYPE_CHECKING:  # the aligner imports torch: loaded only when an aligner is
@@ -208,3 +208,23 @@ def aligner_from_heads(heads: "ProjectionHeads", name: str, runtime: str = "auto
 
     towers = functools.partial(_aligner_tower, runtime=check_runtime(runtime), cache_dir=_cache(cache_dir))
     return LiTAligner(heads, name, runtime=runtime, towers=towers)
+
+
+GENERATORS = ("dcgan-face-64",)
+
+
+def load_generator(name_or_path: str = "dcgan-face-64", device: str = "auto", dtype: str = "auto") -> Generator:
+    """A `Generator`: `dcgan-face-64` (the shipped DCGAN), a folder holding a DCGAN `weights.tar`, or a
+    diffusers pipeline folder (`model_index.json`; `device`/`dtype` apply to it). ModelError otherwise."""
+    from persona_lens.models import gan
+    from persona_lens.models.diffusion import is_diffusers_folder, load_diffusion_generator
+
+    if name_or_path in GENERATORS:
+        return gan.DCGANFaces(gan.load_dcgan())
+    path = Path(name_or_path).expanduser()
+    if path.is_dir() and is_diffusers_folder(path):
+        return load_diffusion_generator(path, device=device, dtype=dtype)
+    if path.is_dir() and (path / "weights.tar").is_file():
+        return gan.DCGANFaces(gan.load_dcgan(path / "weights.tar"), str(path.resolve()))
+    raise ModelError(f"unknown generator {name_or_path!r}: not one of {list(GENERATORS)}, a diffusers pipeline "
+                     f"folder or a folder with a DCGAN weights.tar")
