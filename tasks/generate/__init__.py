@@ -15,7 +15,7 @@ from persona_lens.tasks.images import decode_rgb
 from persona_lens.tasks.generate.checkpoints import CheckpointError
 from persona_lens.tasks.generate.params import GenerateJobParams, GenerateParams, PersonalizationJob, load_job
 from persona_lens.tasks.generate.personalize import TrainConfig, personalize
-from persona_lens.tasks.generate.stage import GenerateResult, run_generate, run_job
+from persona_lens.tasks.generate.runner import GenerateResult, run_generate, run_job
 from persona_lens.tasks.generate.staging import params_key, stage_images
 from persona_lens.tasks.generate.subjects import Subject, SubjectError, images_subject
 

@@ -116,7 +116,7 @@ def run_diffusion_job(job: PersonalizationJob, out_dir: str, references: list[Im
     must be `job.generator`). `vl_encoder`: a loaded vision-language encoder, else
     `job.diffusion.vl_encoder` is loaded through the registry (None there: no fidelity rows).
     """
-    from persona_lens.tasks.generate.stage import GenerateResult
+    from persona_lens.tasks.generate.runner import GenerateResult
 
     if not job.is_diffusers:
         raise ValueError(f"generator {job.generator!r} is not a diffusers pipeline folder")

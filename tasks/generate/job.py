@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from persona_lens.tasks.generate.params import PersonalizationJob, load_job
-from persona_lens.tasks.generate.stage import GenerateResult, run_job
+from persona_lens.tasks.generate.runner import GenerateResult, run_job
 from persona_lens.tasks.params import ConfigError
 
 

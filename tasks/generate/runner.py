@@ -1,4 +1,4 @@
-"""The generate stage's work: personalize, draw base/personalized twins, score identity, record truth.
+"""Running personalizations: train, save the adapter, draw and score the twins, record the known truth.
 
 `run_job` runs one validated PersonalizationJob; `run_generate` runs the main job's default set
 (subjects × methods, plus known-truth snapshots). Both return tables for the flow to write and the
