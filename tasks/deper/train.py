@@ -112,7 +112,7 @@ def train_captioner(data: DeperData, patches: dict[str, torch.Tensor], out: Path
     tok = word_tokenizer([e.caption for e in train])
     torch.manual_seed(seed)
     lm = small_language_model(len(tok), dim=lm_dim, layers=lm_layers, seed=seed)
-    mapping = MappingNetwork(MappingConfig(lm_dim=lm_dim, width=256, layers=2, prefix_len=8))
+    mapping = MappingNetwork(MappingConfig(lm_dim=lm_dim, width=256, layers=2, prefix_len=49, mode="patches"))
     model = CaptionerModel(mapping, lm).train()
     builder = PromptBuilder(lm, tok)
 
@@ -164,7 +164,7 @@ def encode_examples(model: Deper, builder: PromptBuilder, patches: dict[str, tor
 
 def train_persona(data: DeperData, patches: dict[str, torch.Tensor], builder: PromptBuilder, out: Path,
                   attention: bool, steps: int = 600, batch: int = 16, max_shots: int = 5, lr: float = 1e-3,
-                  seed: int = 0, aux_weight: float = 1.0, checkpoint_every: int = 200, width: int = 256) -> dict:
+                  seed: int = 0, aux_weight: float = 1.0, checkpoint_every: int = 200, width: int = 256, heads: int = 4, layers: int = 2, decoder_layers: int = 4) -> dict:
     """Train the persona encoder (+ trajectory decoder if `attention`) and the adapter with the captioner
     frozen; save the weights as safetensors at `out`."""
     from safetensors.torch import save_file
@@ -173,7 +173,7 @@ def train_persona(data: DeperData, patches: dict[str, torch.Tensor], builder: Pr
     viewers = sorted(by_viewer)
     label = {v: i for i, v in enumerate(viewers)}
     torch.manual_seed(seed)
-    config = PersonaConfig(attention=attention, width=width, lm_dim=builder.embed.embedding_dim,
+    config = PersonaConfig(attention=attention, width=width, heads=heads, layers=layers, decoder_layers=decoder_layers, lm_dim=builder.embed.embedding_dim,
                            num_subjects=len(viewers))
     model = Deper(config).train()
 
