@@ -44,6 +44,7 @@ def caption_queries(builder: PromptBuilder, patches, queries: list[Example], mod
     return out
 
 
+@torch.no_grad()
 def score_run(builder, patches, data: DeperData, methods: dict[str, Deper | None], k: int, seed: int,
               max_queries: int) -> dict[str, dict[str, np.ndarray]]:
     """Per method: per-query metric arrays for one (K, seed) episode draw over the fewshot viewers."""
