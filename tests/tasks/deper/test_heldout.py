@@ -11,6 +11,8 @@ from persona_lens.tasks.deper.stage import run_eval_describe
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="bar not met (docs/describe.md): the small captioner is hardly image-grounded; "
+                   "DEPER's CIDEr is 24-28% below style-only at K>=3")
 def test_deper_beats_style_only_on_cider_on_heldout_viewers():
     # A seed and K the reported numbers (docs/describe.md) do not use, so this is not the tuned set.
     params = EvalDescribeParams(ks=(5,), seeds=(7,), max_queries=6, resamples=500)
