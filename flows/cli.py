@@ -16,6 +16,7 @@ import typer
 from persona_lens.flows.cli_params import stage_options
 from persona_lens.flows.run_context import configure_environment
 from persona_lens.tasks.aligner.params import EvalAlignerParams, TrainAlignerParams
+from persona_lens.tasks.deper.params import DescribeParams, EvalDescribeParams, TrainCaptionerParams, TrainDeperParams
 from persona_lens.tasks.embed.params import EmbedParams
 from persona_lens.tasks.generate.params import GenerateJobParams, GenerateParams
 from persona_lens.tasks.ingest.params import IngestParams
@@ -200,6 +201,42 @@ def generate(params: GenerateParams, root: RootOpt = None,
     else:
         result = generate_flow(params, root=root)
     typer.echo(json.dumps(result, indent=2, default=str))
+
+
+@app.command()
+@stage_options(DescribeParams)
+def describe(params: DescribeParams, root: RootOpt = None) -> None:
+    """DEPER: personalize held-out viewers from K examples each; personas, captions and caption_scores."""
+    from persona_lens.flows.describe import describe_flow
+
+    typer.echo(json.dumps(describe_flow(params, root=root), indent=2, default=str))
+
+
+@app.command("train-captioner")
+@stage_options(TrainCaptionerParams)
+def train_captioner(params: TrainCaptionerParams, root: RootOpt = None) -> None:
+    """Train the frozen captioner DEPER personalizes (its mapping network and small language model)."""
+    from persona_lens.flows.describe import train_captioner_flow
+
+    typer.echo(json.dumps(train_captioner_flow(params, root=root), indent=2, default=str))
+
+
+@app.command("train-deper")
+@stage_options(TrainDeperParams)
+def train_deper(params: TrainDeperParams, root: RootOpt = None) -> None:
+    """Train DEPER's persona encoder, trajectory decoder and adapter (and the style-only baseline)."""
+    from persona_lens.flows.describe import train_deper_flow
+
+    typer.echo(json.dumps(train_deper_flow(params, root=root), indent=2, default=str))
+
+
+@app.command("eval-describe")
+@stage_options(EvalDescribeParams)
+def eval_describe(params: EvalDescribeParams, root: RootOpt = None) -> None:
+    """Frozen captioner vs style-only persona vs DEPER on held-out viewers (eval_describe)."""
+    from persona_lens.flows.describe import eval_describe_flow
+
+    typer.echo(json.dumps(eval_describe_flow(params, root=root), indent=2, default=str))
 
 
 @app.command("train-aligner")

@@ -6,11 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from persona_lens.tasks.deper.params import EvalDescribeParams
+from persona_lens.tasks.deper.params import CAPTIONER, DEPER_WEIGHTS, STYLE_WEIGHTS, EvalDescribeParams
 from persona_lens.tasks.deper.stage import run_eval_describe
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not all(p.exists() for p in (CAPTIONER, DEPER_WEIGHTS, STYLE_WEIGHTS)),
+                    reason="the describe weights are not in this checkout: train them with `persona-lens "
+                           "train-captioner` then `persona-lens train-deper` (~25 min on 2 cores)")
 @pytest.mark.xfail(strict=True, reason="bar not met (docs/describe.md): the small captioner is hardly image-grounded; "
                    "DEPER's CIDEr is 24-28% below style-only at K>=3")
 def test_deper_beats_style_only_on_cider_on_heldout_viewers():
