@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from persona_lens.tasks.deper.params import (
     DescribeParams, EvalDescribeParams, TrainCaptionerParams, TrainDeperParams,
 )
-from persona_lens.tasks.deper.stage import (
+from persona_lens.tasks.deper.runner import (
     info_json, run_describe, run_eval_describe, run_train_captioner, run_train_deper, summary_markdown,
 )
 

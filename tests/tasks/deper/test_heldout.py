@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from persona_lens.tasks.deper.params import CAPTIONER, DEPER_WEIGHTS, STYLE_WEIGHTS, EvalDescribeParams
-from persona_lens.tasks.deper.stage import run_eval_describe
+from persona_lens.tasks.deper.runner import run_eval_describe
 
 
 @pytest.mark.slow
