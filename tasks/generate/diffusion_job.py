@@ -15,25 +15,17 @@ import json
 import logging
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from persona_lens.models.diffusion import DiffusionGenerator, load_diffusion_generator, save_adapter
 from persona_lens.tasks.generate.tables import GeneratedImage, adapter_row, png_bytes
 from persona_lens.tasks.generate.diffusion import DiffusionTrainConfig, personalize_diffusion
 from persona_lens.tasks.generate.fidelity import fidelity_rows, scoring_text
 from persona_lens.tasks.generate.params import PersonalizationJob
-from persona_lens.tasks.generate.subjects import IMAGE_SUFFIXES, SubjectError, packaged_photos
+from persona_lens.tasks.generate.subjects import IMAGE_SUFFIXES, SubjectError, open_rgb, packaged_photos
 from persona_lens.tasks.images import image_id_of
 
 log = logging.getLogger("persona_lens.generate")
-
-
-def _open(path: Path) -> Image.Image | None:
-    try:
-        with Image.open(path) as im:
-            return im.convert("RGB")
-    except (UnidentifiedImageError, OSError):
-        return None
 
 
 def reference_images(job: PersonalizationJob) -> list[Image.Image]:
@@ -55,7 +47,7 @@ def reference_images(job: PersonalizationJob) -> list[Image.Image]:
     else:
         raise SubjectError(f"subject {s.name!r} is an ingested subject: pass its decoded images as "
                            f"run_diffusion_job(job, out_dir, references=...)")
-    images = [im for im in (_open(p) for p in paths) if im is not None]
+    images = [im for im in (open_rgb(p) for p in paths) if im is not None]
     if not images:
         raise SubjectError(f"subject {s.name!r}: no readable reference image among {len(paths)} file(s)")
     return images[:job.num_references]

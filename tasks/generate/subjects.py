@@ -109,7 +109,8 @@ def from_photos(name: str, photos: list[tuple[str, Image.Image | None]], source:
     return Subject(name, augment(crops, n, seed), source, skipped)
 
 
-def _open(path: Path) -> Image.Image | None:
+def open_rgb(path: Path) -> Image.Image | None:
+    """The file as an RGB image, or None when it is not a readable image (the caller says why it skipped it)."""
     try:
         with Image.open(path) as im:
             return im.convert("RGB")
@@ -121,7 +122,7 @@ def packaged_subject(name: str, n: int = 6, seed: int = 0) -> Subject:
     photos = packaged_photos()
     if name not in photos:
         raise SubjectError(f"unknown packaged photo {name!r}; known: {sorted(photos)}")
-    return from_photos(name, [(str(photos[name]), _open(photos[name]))], f"packaged:{name}", n, seed)
+    return from_photos(name, [(str(photos[name]), open_rgb(photos[name]))], f"packaged:{name}", n, seed)
 
 
 def folder_subject(name: str, folder: str | Path, n: int = 6, seed: int = 0) -> Subject:
@@ -129,7 +130,7 @@ def folder_subject(name: str, folder: str | Path, n: int = 6, seed: int = 0) -> 
     if not folder.is_dir():
         raise SubjectError(f"subject {name!r}: reference folder {str(folder)!r} does not exist")
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    return from_photos(name, [(str(p), _open(p)) for p in files], str(folder), n, seed)
+    return from_photos(name, [(str(p), open_rgb(p)) for p in files], str(folder), n, seed)
 
 
 def manifest_subject(name: str, manifest: str | Path, n: int = 6, seed: int = 0) -> Subject:
@@ -142,7 +143,7 @@ def manifest_subject(name: str, manifest: str | Path, n: int = 6, seed: int = 0)
             raise SubjectError(f"subject {name!r}: manifest {str(manifest)!r} needs a 'path' column, "
                                f"has {reader.fieldnames}")
         paths = [manifest.parent / row["path"] for row in reader if row.get("path")]
-    return from_photos(name, [(str(p), _open(p) if p.is_file() else None) for p in paths], str(manifest), n, seed)
+    return from_photos(name, [(str(p), open_rgb(p) if p.is_file() else None) for p in paths], str(manifest), n, seed)
 
 
 def images_subject(name: str, images: list[Image.Image], source: str, n: int = 6, seed: int = 0) -> Subject:
