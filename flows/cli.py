@@ -18,6 +18,7 @@ from persona_lens.flows.run_context import configure_environment
 from persona_lens.tasks.aligner.params import EvalAlignerParams, TrainAlignerParams
 from persona_lens.tasks.deper.params import DescribeParams, EvalDescribeParams, TrainCaptionerParams, TrainDeperParams
 from persona_lens.tasks.embed.params import EmbedParams
+from persona_lens.tasks.finexl.params import EvalExplainParams, ExplainParams, TrainExplainerParams
 from persona_lens.tasks.generate.params import GenerateJobParams, GenerateParams
 from persona_lens.tasks.ingest.params import IngestParams
 from persona_lens.tasks.rank.params import EvalRankParams, RankParams
@@ -272,6 +273,65 @@ def rank(params: RankParams, root: RootOpt = None,
     typer.echo(json.dumps(result, indent=2, default=str))
 
 
+@app.command()
+@stage_options(ExplainParams)
+def explain(params: ExplainParams, root: RootOpt = None,
+            base: Annotated[Optional[Path], typer.Option("--base", help="A folder of the base model's pictures: "
+                                                         "explain it against --personalized, paired by file name "
+                                                         "(no dataset root is read or written).")] = None,
+            personalized: Annotated[Optional[Path], typer.Option("--personalized", help="The personalized "
+                                                                 "model's pictures for --base.")] = None,
+            fmt: Annotated[str, typer.Option("--format", help="json or text.")] = "json",
+            evaluate: Annotated[bool, typer.Option(help="Score models with a known truth (eval_explain).")] = True) -> None:
+    """FineXL: each aspect of a personalization named, with its intensity (explanations, or --base/--personalized)."""
+    if fmt not in ("json", "text"):
+        raise typer.BadParameter(f"--format must be json or text, got {fmt!r}")
+    if (base is None) != (personalized is None):
+        raise typer.BadParameter("--base and --personalized go together")
+    if base is not None:
+        from persona_lens.tasks.finexl import explain_folders
+        from persona_lens.tasks.finexl.report import explanation_text
+
+        explanation, quarantined = explain_folders(base, personalized, params)
+        for row in quarantined:
+            typer.echo(f"skipped {row['source']}: {row['reason']} ({row['detail']})", err=True)
+        out = explanation.to_json()
+        typer.echo(json.dumps({"aspects": out["aspects"], "summary": out["summary"]}, indent=2)
+                   if fmt == "json" else explanation_text(explanation))
+        return
+    from persona_lens.flows.explain import explain_flow
+
+    result = explain_flow(params, root=root, evaluate=evaluate)
+    if fmt == "text":
+        from persona_lens.storage import Catalog, open_root
+
+        with Catalog(open_root(result["root"])) as catalog:
+            rows = catalog.query("SELECT model_id, text FROM explanations WHERE run_id = ? AND aspect = 'summary' "
+                                 "ORDER BY model_id", [result["run_id"]]).to_pylist()
+        for r in rows:
+            typer.echo(f"{r['model_id']}: {r['text']}")
+    else:
+        typer.echo(json.dumps(result, indent=2, default=str))
+
+
+@app.command("train-explainer")
+@stage_options(TrainExplainerParams)
+def train_explainer(params: TrainExplainerParams, root: RootOpt = None) -> None:
+    """Fit a FineXL explainer on the synthetic world's training profiles (safetensors file for explain)."""
+    from persona_lens.flows.explain import train_explainer_flow
+
+    typer.echo(json.dumps(train_explainer_flow(params, root=root), indent=2, default=str))
+
+
+@app.command("eval-explain")
+@stage_options(EvalExplainParams)
+def eval_explain(params: EvalExplainParams, root: RootOpt = None) -> None:
+    """FineXL and its baselines fitted on training worlds, scored on held-out worlds and photos (eval_explain)."""
+    from persona_lens.flows.explain import eval_explain_flow
+
+    typer.echo(json.dumps(eval_explain_flow(params, root=root), indent=2, default=str))
+
+
 def main() -> None:
     """Console-script entry point: one clear line for every error, never a traceback by default."""
     try:
@@ -289,7 +349,8 @@ def main() -> None:
 def _one_line(exc: BaseException) -> str:
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
     known = ("SchemaError", "SourceError", "StorageError", "QueryError", "ModelError", "ConfigError", "BadImage",
-             "WorldError", "TaxonomyError", "RankError")
+             "WorldError", "TaxonomyError", "RankError", "PairingError", "ExplainerError", "ExplainInputError",
+             "VocabularyError")
     return msg if exc.__class__.__name__ in known else f"{exc.__class__.__name__}: {msg}"
 
 

@@ -13,13 +13,14 @@ from pydantic import Field, field_validator
 
 from persona_lens.models.registry import VL_ENCODERS
 from persona_lens.tasks.embed import EmbedParams
+from persona_lens.tasks.finexl.params import ExplainParams
 from persona_lens.tasks.generate import GenerateParams
 from persona_lens.tasks.ingest import IngestParams
 from persona_lens.tasks.params import ConfigError, StageParams
 from persona_lens.tasks.rank import RankParams
 from persona_lens.tasks.world import WorldMakeParams
 
-__all__ = ["ConfigError", "EmbedConfig", "GenerateConfig", "PipelineConfig", "RankConfig", "load_config", "parse_config"]
+__all__ = ["ConfigError", "EmbedConfig", "ExplainConfig", "GenerateConfig", "PipelineConfig", "RankConfig", "load_config", "parse_config"]
 
 
 class EmbedConfig(EmbedParams):
@@ -62,6 +63,21 @@ class RankConfig(RankParams):
         return RankParams.parse(fields, prefix="rank")
 
 
+class ExplainConfig(ExplainParams):
+    enabled: bool = Field(True, description="Explain every personalized model (FineXL) in the main job.")
+    evaluate: bool = Field(True, description="Score the explanations of models with a known truth (eval_explain).")
+
+    def stage_params(self, embed: EmbedConfig) -> ExplainParams | None:
+        """The explain stage's parameters; its encoder follows the embed section's vision-language
+        encoder unless set here (None: no vision-language encoder, nothing to explain with)."""
+        fields = {k: v for k, v in self.model_dump(exclude_unset=True).items() if k in ExplainParams.model_fields}
+        if "encoder" not in self.model_fields_set:
+            if embed.vl_encoder is None:
+                return None
+            fields["encoder"] = embed.vl_encoder
+        return ExplainParams.parse(fields, prefix="explain")
+
+
 class GenerateConfig(GenerateParams):
     enabled: bool = Field(True, description="Personalize the generator in the main job.")
 
@@ -83,6 +99,7 @@ class PipelineConfig(StageParams):
     generate: GenerateConfig = GenerateConfig(**QUICK_GENERATE)
     embed: EmbedConfig = EmbedConfig()
     rank: RankConfig = RankConfig()
+    explain: ExplainConfig = ExplainConfig()
 
     @field_validator("generate", mode="before")
     @classmethod

@@ -8,6 +8,7 @@ from prefect.artifacts import create_markdown_artifact
 from persona_lens.flows.aligner import eval_aligner_flow
 from persona_lens.flows.config import PipelineConfig, parse_config
 from persona_lens.flows.embed import embed_flow
+from persona_lens.flows.explain import explain_flow
 from persona_lens.flows.generate import generate_flow
 from persona_lens.flows.ingest import ingest_flow
 from persona_lens.flows.rank import eval_rank_flow, rank_flow
@@ -23,7 +24,7 @@ from persona_lens.tasks.world import WorldLoadParams
 @flow(name="persona-lens-pipeline")
 def pipeline_flow(root: str | None = None, config: dict | None = None, run_id: str | None = None) -> dict:
     """world (the default data) or sources → ingest → generate → embed → rank (when there are generated
-    images of gallery subjects) → summary."""
+    images of gallery subjects) → explain (every personalized model) → summary."""
     cfg: PipelineConfig = parse_config(config)
     with stage_run("pipeline", cfg, root, run_id) as run:
         at = dict(root=run.root.url, run_id=run.run_id)
@@ -58,6 +59,10 @@ def pipeline_flow(root: str | None = None, config: dict | None = None, run_id: s
                 rank_flow(rank, **at)
                 if cfg.rank.evaluate and cfg.sources is None:
                     eval_rank_flow(EvalRankParams(rank_run=run.run_id), **at)
+        explain = cfg.explain.stage_params(embed) if cfg.explain.enabled else None
+        if explain is not None:
+            with run.step("explain"):
+                explain_flow(explain, **at, evaluate=cfg.explain.evaluate)
         summary = dataset_summary_task(run.root)
         run.count(**{row["table"]: row["rows"] for row in summary["tables"].to_pylist()})
         create_markdown_artifact(key="pipeline-summary", markdown=tables_markdown(summary), description="Dataset summary")

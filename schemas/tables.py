@@ -148,17 +148,23 @@ CAPTIONS = TableSchema(
 )
 
 EXPLANATIONS = TableSchema(
-    "explanations", 1,
-    "FineXL: each aspect of a personalized model's personalization, named, with its intensity.",
+    "explanations", 2,
+    "FineXL: each aspect of a personalized model's personalization, named, with its intensity; one row "
+    "per (model, aspect), every aspect of the taxonomy (intensity 0 when unchanged), plus one `summary` row.",
     (
         Column("model_id", pa.string(), "Personalized model explained."),
-        Column("method", pa.string(), "Explainer (finexl, coarse_baseline, …)."),
-        Column("aspect", pa.string(), "Aspect (identity, style, color, texture, composition, lighting, background)."),
-        Column("concept", pa.string(), "Concept phrase from the aspect's vocabulary.", True),
-        Column("intensity", pa.float32(), "Estimated intensity in [0, 1]."),
-        Column("confidence", pa.float32(), "Confidence in [0, 1]."),
-        Column("text", pa.string(), "Natural-language explanation."),
+        Column("method", pa.string(), "Explainer (finexl, or a baseline's name)."),
+        Column("aspect", pa.string(), "Aspect (identity, style, color, texture, composition, lighting, "
+                                      "background), or `summary` for the model's summary paragraph."),
+        Column("level", pa.string(), "none, slight, moderate or strong (the intensity's band); null on `summary`.", True),
+        Column("concept", pa.string(), "Concept moved to, from the aspect's vocabulary; null when unchanged.", True),
+        Column("concept_from", pa.string(), "Concept moved away from, when the base pictures showed one.", True),
+        Column("intensity", pa.float32(), "Calibrated intensity in [0, 1]."),
+        Column("confidence", pa.float32(), "Share of bootstrap resamples of the pairs giving the same reading."),
+        Column("measured", pa.bool_(), "Measured image statistics or identity scores joined the language evidence.", True),
+        Column("text", pa.string(), "The explanation in words (a sentence, or the summary paragraph)."),
     ),
+    key=("model_id", "method", "aspect"),
 )
 
 RANKINGS = TableSchema(

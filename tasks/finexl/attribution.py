@@ -26,8 +26,15 @@ class PairInputs:
     personalized: np.ndarray                  # (n, d) of the personalized outputs
     base_stats: np.ndarray | None = None      # (n, S) image statistics (image_stats.STATISTICS)
     personalized_stats: np.ndarray | None = None
-    identity_base: np.ndarray | None = None   # (n,) identity-ranker score for the subject
+    identity_base: np.ndarray | None = None   # (n,) or (n, k) identity evidence (identity.py: score, margin)
     identity_personalized: np.ndarray | None = None
+
+    def identity_drop(self) -> np.ndarray | None:
+        """(n, k) how much each identity column falls from base to personalized; None without evidence."""
+        if self.identity_base is None:
+            return None
+        drop = np.asarray(self.identity_base, np.float64) - np.asarray(self.identity_personalized, np.float64)
+        return drop.reshape(len(drop), -1)
 
     def check(self, min_pairs: int = 1) -> None:
         b, _ = check_pairs(self.base, self.personalized, min_pairs)
@@ -40,8 +47,11 @@ class PairInputs:
             raise ExplainInputError("image statistics must be given for both sides or neither")
         for name in ("identity_base", "identity_personalized"):
             a = getattr(self, name)
-            if a is not None and (np.shape(a) != (n,) or not np.isfinite(a).all()):
-                raise ExplainInputError(f"{name} must be finite ({n},), got shape {np.shape(a)}")
+            if a is not None and (np.ndim(a) not in (1, 2) or len(a) != n or not np.isfinite(a).all()):
+                raise ExplainInputError(f"{name} must be finite ({n},) or ({n}, k), got shape {np.shape(a)}")
+        if self.identity_base is not None and self.identity_personalized is not None and \
+                np.shape(self.identity_base) != np.shape(self.identity_personalized):
+            raise ExplainInputError("identity evidence must have the same shape on both sides")
         if (self.identity_base is None) != (self.identity_personalized is None):
             raise ExplainInputError("identity scores must be given for both sides or neither")
 
@@ -90,8 +100,8 @@ def aspect_features(weights: np.ndarray, rise: np.ndarray, space: ConceptSpace, 
                 feats = pair_statistic_features(inputs.base_stats, inputs.personalized_stats, stat_scale)
                 out += list(feats[cols]) + list(feats[len(STATISTICS) + cols])
         if aspect == "identity" and inputs.identity_base is not None:
-            drop = np.asarray(inputs.identity_base) - np.asarray(inputs.identity_personalized)
-            out += [float(drop.mean()), float(np.asarray(inputs.identity_personalized).mean())]
+            pers = np.asarray(inputs.identity_personalized, np.float64).reshape(len(inputs), -1)
+            out += [*inputs.identity_drop().mean(axis=0), *pers.mean(axis=0)]
     return np.array(out, dtype=np.float64)
 
 

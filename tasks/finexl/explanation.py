@@ -76,6 +76,11 @@ def _sentence(aspect: str, level: str, intensity: float, confidence: float, c_fr
     return text
 
 
+#: Said of identity when no identity score could be computed (no reference pictures of the subject).
+UNSCORED_IDENTITY = (" Identity was read from language alone: there were no reference pictures of the subject "
+                     "to score it against, and language reads identity poorly.")
+
+
 def _measured_words(aspect: str, inputs: PairInputs) -> str | None:
     if aspect == "identity" and inputs.identity_base is not None:
         return "the identity ranker's score"
@@ -155,7 +160,10 @@ def explain_model(model_id: str, inputs: PairInputs, space: ConceptSpace, calibr
         if j is not None and level != "none":
             shares = pair_shares(ev.pair_weights, j)
             pairs = [(int(i), float(shares[i])) for i in np.argsort(-shares, kind="stable")]
+        text = _sentence(a, level, point[a], conf, c_from, c_to, measured)
+        if a == "identity" and a in complemented and inputs.identity_base is None:
+            text += UNSCORED_IDENTITY
         out.append(AspectExplanation(
-            a, point[a], conf, c_from, c_to, _sentence(a, level, point[a], conf, c_from, c_to, measured), level,
+            a, point[a], conf, c_from, c_to, text, level,
             {vocab.phrases[i]: float(scores[i]) for i in idx}, pairs, measured is not None))
     return Explanation(model_id, method, out, summary_paragraph(out))

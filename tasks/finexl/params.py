@@ -43,9 +43,16 @@ class ExplainParams(StageParams):
     - `complemented_aspects`: aspects whose evidence adds measured image statistics.
     - `level_edges`: intensity edges of the levels none / slight / moderate / strong.
     - `min_pairs`: fewest usable pairs a model needs to be explained (fewer: a quarantine row).
+    - `explainer`: the fitted explainer file the stage explains with (`persona-lens-finexl`: the
+      packaged one, fitted by `persona-lens train-explainer` on world training seeds). Its form,
+      vocabulary, probes, K and complemented aspects are the ones it was fitted with; setting one of
+      those to something else here is an error (re-fit instead), never silently ignored.
+    - `models`: explain only these model ids of the root (None: every personalized model).
     """
 
     encoder: str = "persona-lens-lit"
+    explainer: str = "persona-lens-finexl"
+    models: tuple[str, ...] | None = None
     form: Literal["whitened", "core", "learned"] = "learned"
     vocabulary: str | None = None
     probe_prompts: tuple[str, ...] = DEFAULT_PROBES
@@ -119,3 +126,71 @@ class ExplainParams(StageParams):
         if not 0.0 < a < b < c < 1.0:
             raise ValueError(f"level_edges must be increasing in (0, 1), got {self.level_edges}")
         return self
+
+
+#: Fields an explainer file fixes when it is fitted (explain reads them from the file).
+FITTED_FIELDS = ("form", "vocabulary", "probe_prompts", "whiten_components", "complemented_aspects",
+                 "ortho_threshold", "residual_threshold")
+
+
+class TrainExplainerParams(ExplainParams):
+    """Fit an explainer on the synthetic world's profiles (known truth) and save it.
+
+    - `size`, `train_seeds`: the world preset and the seeds whose profiles train it (never the
+      seeds evaluation reports on: eval-explain refuses overlapping seeds).
+    - `out`: the file written (None: `<root>/explainers/finexl-<encoder>.safetensors`).
+    - `cache`: where rendered and encoded worlds are kept between runs (None: the cache folder).
+    - `workers`: rendering processes.
+    """
+
+    size: Literal["small", "medium", "large"] = "medium"
+    train_seeds: tuple[int, ...] = (1, 2, 3)
+    out: str | None = None
+    cache: str | None = None
+    workers: int = 1
+
+    @field_validator("train_seeds")
+    @classmethod
+    def _seeds(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v or len(set(v)) != len(v) or min(v) < 0:
+            raise ValueError("needs distinct non-negative seeds")
+        return v
+
+    @field_validator("workers")
+    @classmethod
+    def _workers(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("must be >= 1")
+        return v
+
+
+class EvalExplainParams(TrainExplainerParams):
+    """Score the explainer's method against known truth on held-out worlds (and real photos):
+    every form and baseline fitted on `train_seeds`, reported on `test_seeds` (`eval_explain`).
+
+    - `test_seeds`: held-out world seeds (disjoint from `train_seeds`).
+    - `photos`: photo models per pool for the real-photo split (0: none).
+    - `paraphrased`: also run the whole world evaluation with the paraphrased vocabulary.
+    - `resamples`: bootstrap resamples of the models behind every interval.
+    """
+
+    test_seeds: tuple[int, ...] = (4, 5, 6)
+    photos: int = 40
+    paraphrased: bool = True
+    resamples: int = 200
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> EvalExplainParams:
+        shared = sorted(set(self.train_seeds) & set(self.test_seeds))
+        if shared:
+            raise ValueError(f"train_seeds and test_seeds overlap: {shared}")
+        if not self.test_seeds:
+            raise ValueError("test_seeds must name at least one seed")
+        return self
+
+    @field_validator("photos", "resamples")
+    @classmethod
+    def _count(cls, v: int) -> int:
+        if v < 0:
+            raise ValueError("must be >= 0")
+        return v

@@ -13,9 +13,11 @@ def explanation_rows(explanations: list[Explanation]) -> list[dict]:
     rows = []
     for e in explanations:
         for a in e.aspects:
-            rows.append({"model_id": e.model_id, "method": e.method, "aspect": a.aspect, "concept": a.concept_to,
-                         "intensity": float(a.intensity), "confidence": float(a.confidence), "text": a.text})
-        rows.append({"model_id": e.model_id, "method": e.method, "aspect": "summary", "concept": None,
+            rows.append({"model_id": e.model_id, "method": e.method, "aspect": a.aspect, "level": a.level,
+                         "concept": a.concept_to, "concept_from": a.concept_from, "intensity": float(a.intensity),
+                         "confidence": float(a.confidence), "measured": a.measured, "text": a.text})
+        rows.append({"model_id": e.model_id, "method": e.method, "aspect": "summary", "level": None,
+                     "concept": None, "concept_from": None, "measured": None,
                      "intensity": float(max((a.intensity for a in e.aspects), default=0.0)),
                      "confidence": float(min((a.confidence for a in e.aspects), default=1.0)), "text": e.summary})
     return rows

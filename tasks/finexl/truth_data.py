@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from persona_lens.tasks.finexl.identity import encode_pictures, fit_identity_scorer
 from persona_lens.tasks.finexl.image_stats import image_statistics
 from persona_lens.world.spec import rng_for, world_spec
 from persona_lens.world.taxonomy import Taxonomy, load_taxonomy
@@ -23,6 +24,8 @@ from persona_lens.world.taxonomy import Taxonomy, load_taxonomy
 #: (docs/models/aligner.md, seed 0) plus three scikit-image files it never used at all.
 HELDOUT_PHOTOS = ("brick.png", "clock_motion.png", "coins.png", "ihc.png", "motorcycle_left.png",
                   "motorcycle_right.png", "microaneurysms.png", "page.png", "text.png")
+#: Bumped when what a cached world holds changes (id2: identity evidence is [score, margin] per picture).
+CACHE_VERSION = "id2"
 #: Aspects an image operation realises (photo models can shift only these).
 PHOTO_ASPECTS = ("style", "color", "texture", "composition", "lighting")
 
@@ -37,17 +40,16 @@ class ModelPairs:
     personalized: np.ndarray
     base_stats: np.ndarray             # (n, S) image statistics
     personalized_stats: np.ndarray
-    identity_base: np.ndarray | None   # (n,) identity-ranker score of each picture for the subject
+    identity_base: np.ndarray | None   # (n, 2) identity evidence of each picture (identity.py: score, margin)
     identity_personalized: np.ndarray | None
     truth: dict[str, tuple[str | None, float]]
 
 
 def _encode(encoder, images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray | None]:
-    """(vision-language vectors, image-tower features or None): one tower pass for the LiT aligner."""
-    if hasattr(encoder, "embed_image_features") and hasattr(encoder, "image_tower"):
-        feats = encoder.image_tower.encode_images(images)
-        return encoder.embed_image_features(feats), feats
-    return encoder.encode_images(images), None
+    """(vision-language vectors, identity features or None): identity only with the LiT aligner's tower
+    (the cached evaluation worlds were made so)."""
+    vectors, features = encode_pictures(encoder, images)
+    return vectors, (features if hasattr(encoder, "image_tower") else None)
 
 
 def _save(path: Path, arrays: dict, meta: list) -> None:
@@ -57,17 +59,28 @@ def _save(path: Path, arrays: dict, meta: list) -> None:
     tmp.replace(path)
 
 
+def cache_folder(cache: str | Path | None) -> Path:
+    """Where rendered, encoded worlds are kept: `cache`, else `<cache dir>/finexl`."""
+    from persona_lens.models.runtime import default_cache_dir
+
+    return Path(cache).expanduser() if cache else default_cache_dir() / "finexl"
+
+
+def worlds(size: str, seeds, encoder, cache: str | Path | None = None, workers: int = 1) -> list[ModelPairs]:
+    """Every profile of the world preset `size` for each of `seeds`, in seed order."""
+    return [m for s in seeds for m in world_models(size, s, encoder, cache_folder(cache), workers)]
+
+
 def world_models(size: str, seed: int, encoder, cache: Path, workers: int = 1) -> list[ModelPairs]:
     """Every profile of the world preset `size` with `seed`: its pairs, truth and identity scores."""
-    path = Path(cache) / f"world-{size}-seed{seed}-{_slug(encoder)}.npz"
+    path = Path(cache) / f"world-{size}-seed{seed}-{_slug(encoder)}-{CACHE_VERSION}.npz"
     if not path.is_file():
         _save(path, *_render_world(size, seed, encoder, workers))
     return _load(path)
 
 
 def _render_world(size: str, seed: int, encoder, workers: int):
-    from persona_lens.tasks.rank.ranker import fit_identity_ranker
-    from persona_lens.world.identities import build_identities, parallel_map, render_individual
+    from persona_lens.world.identities import build_identities, parallel_map
     from persona_lens.world.profiles import build_profiles
 
     if hasattr(encoder, "image_tower"):
@@ -89,14 +102,11 @@ def _render_world(size: str, seed: int, encoder, workers: int):
     arrays["owner"] = owners
     if fb is not None:
         # The identity ranker (tasks/rank): shrinkage LDA on the subjects' reference pictures.
-        vr, fr = _encode(encoder, refs)
+        _, fr = _encode(encoder, refs)
         labels = np.repeat([ind.instance for ind in tree.individuals], spec.reference_per_instance)
-        ranker = fit_identity_ranker(fr, labels)
-        centroids = {i: ranker.project(fr[labels == i]).mean(axis=0) for i in np.unique(labels)}
         subject = np.array([p.subject.instance for p, _ in [(j[2], j[3]) for j in jobs]])
-        cent = np.stack([centroids[s] for s in subject])
-        arrays["identity_base"] = (ranker.project(fb) * cent).sum(axis=1)
-        arrays["identity_personalized"] = (ranker.project(fg) * cent).sum(axis=1)
+        scorer = fit_identity_scorer(fr, labels)
+        arrays["identity_base"], arrays["identity_personalized"] = scorer.scores(fb, subject), scorer.scores(fg, subject)
     meta = []
     for p in profiles:
         truth = {a: (None, 0.0) for a in tax.names}

@@ -65,5 +65,8 @@ def test_dictionary_rejects_mismatched_targets_and_inputs(toy_space):
     with pytest.raises(ExplainInputError, match="targets"):
         fit_concept_dictionary([PairInputs(b, p)], np.zeros((2, 3)), toy_space.directions, None)
     d = fit_concept_dictionary([PairInputs(b, p)], np.eye(len(toy_space.vocabulary))[:1], toy_space.directions, None)
+    # A block the dictionary was not fitted on is ignored; vectors of another encoder's size are refused.
+    extra = PairInputs(b, p, identity_base=np.ones(len(b)), identity_personalized=np.zeros(len(b)))
+    assert d.weights(extra) == pytest.approx(d.weights(PairInputs(b, p)))
     with pytest.raises(ExplainInputError, match="features"):
-        d.weights(PairInputs(b, p, identity_base=np.ones(len(b)), identity_personalized=np.ones(len(b))))
+        d.weights(PairInputs(b[:, :-1], p[:, :-1]))
