@@ -12,6 +12,7 @@ import yaml
 from pydantic import Field, field_validator
 
 from persona_lens.models.registry import VL_ENCODERS
+from persona_lens.tasks.deper.params import DescribeParams, EvalDescribeParams
 from persona_lens.tasks.embed import EmbedParams
 from persona_lens.tasks.finexl.params import ExplainParams
 from persona_lens.tasks.generate import GenerateParams
@@ -20,7 +21,7 @@ from persona_lens.tasks.params import ConfigError, StageParams
 from persona_lens.tasks.rank import RankParams
 from persona_lens.tasks.world import WorldMakeParams
 
-__all__ = ["ConfigError", "EmbedConfig", "ExplainConfig", "GenerateConfig", "PipelineConfig", "RankConfig", "load_config", "parse_config"]
+__all__ = ["ConfigError", "DescribeConfig", "EmbedConfig", "ExplainConfig", "GenerateConfig", "PipelineConfig", "RankConfig", "load_config", "parse_config"]
 
 
 class EmbedConfig(EmbedParams):
@@ -78,6 +79,25 @@ class ExplainConfig(ExplainParams):
         return ExplainParams.parse(fields, prefix="explain")
 
 
+class DescribeConfig(DescribeParams):
+    enabled: bool = Field(True, description="Caption the world's held-out viewers from K examples (DEPER) in "
+                          "the main job (the embedded world only: DEPER reads a world folder).")
+    evaluate: bool = Field(True, description="Score DEPER against the frozen captioner and the style-only "
+                           "persona on those viewers (eval_describe).")
+    eval_queries: int = Field(5, ge=1, description="Query images per held-out viewer in the main job's score.")
+
+    def stage_params(self, world: str) -> DescribeParams:
+        fields = {k: v for k, v in self.model_dump().items() if k in DescribeParams.model_fields}
+        return DescribeParams.parse({**fields, "world": world}, prefix="describe")
+
+    def eval_params(self, world: str) -> EvalDescribeParams:
+        """A quick score at the section's K and seed: eval-describe's defaults score K = 1, 3, 5, 10 over
+        three seeds on the medium world (minutes); the main job keeps to seconds."""
+        return EvalDescribeParams.parse(dict(world=world, captioner=self.captioner, deper=self.deper, ks=[self.k],
+                                             seeds=[self.seed], max_queries=self.eval_queries, resamples=200),
+                                        prefix="describe")
+
+
 class GenerateConfig(GenerateParams):
     enabled: bool = Field(True, description="Personalize the generator in the main job.")
 
@@ -100,6 +120,7 @@ class PipelineConfig(StageParams):
     embed: EmbedConfig = EmbedConfig()
     rank: RankConfig = RankConfig()
     explain: ExplainConfig = ExplainConfig()
+    describe: DescribeConfig = DescribeConfig()
 
     @field_validator("generate", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from persona_lens.flows.aligner import eval_aligner_flow
 from persona_lens.flows.config import PipelineConfig, parse_config
+from persona_lens.flows.describe import describe_flow, eval_describe_flow
 from persona_lens.flows.embed import embed_flow
 from persona_lens.flows.explain import explain_flow
 from persona_lens.flows.generate import generate_flow
@@ -24,10 +25,12 @@ from persona_lens.tasks.world import WorldLoadParams
 @flow(name="persona-lens-pipeline")
 def pipeline_flow(root: str | None = None, config: dict | None = None, run_id: str | None = None) -> dict:
     """world (the default data) or sources → ingest → generate → embed → rank (when there are generated
-    images of gallery subjects) → explain (every personalized model) → summary."""
+    images of gallery subjects) → explain (every personalized model) → describe (the world's held-out
+    viewers, from K examples) → summary."""
     cfg: PipelineConfig = parse_config(config)
     with stage_run("pipeline", cfg, root, run_id) as run:
         at = dict(root=run.root.url, run_id=run.run_id)
+        world = None
         if cfg.sources is None:
             with run.step("world"):
                 world = world_make_flow(cfg.world)
@@ -63,6 +66,11 @@ def pipeline_flow(root: str | None = None, config: dict | None = None, run_id: s
         if explain is not None:
             with run.step("explain"):
                 explain_flow(explain, **at, evaluate=cfg.explain.evaluate)
+        if cfg.describe.enabled and world is not None:
+            with run.step("describe"):
+                describe_flow(cfg.describe.stage_params(world["folder"]), **at)
+                if cfg.describe.evaluate:
+                    eval_describe_flow(cfg.describe.eval_params(world["folder"]), **at)
         summary = dataset_summary_task(run.root)
         run.count(**{row["table"]: row["rows"] for row in summary["tables"].to_pylist()})
         create_markdown_artifact(key="pipeline-summary", markdown=tables_markdown(summary), description="Dataset summary")

@@ -262,8 +262,10 @@ def save_mapping(mapping: MappingNetwork, path: str | os.PathLike, metadata: dic
 
     from safetensors.torch import save_file
 
+    from persona_lens.models.runtime import half_precision
+
     meta = {"config": json.dumps(mapping.config.to_dict()), **(metadata or {})}
-    save_file({k: v.contiguous() for k, v in mapping.state_dict().items()}, str(path), metadata=meta)
+    save_file(half_precision(mapping.state_dict()), str(path), metadata=meta)
 
 
 def load_mapping(path: str | os.PathLike) -> MappingNetwork:

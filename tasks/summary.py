@@ -10,7 +10,7 @@ from persona_lens.queries import load
 from persona_lens.storage import Catalog, DatasetRoot
 
 SUMMARY_QUERIES = ("images_by_label", "quarantine_reasons", "embeddings_by_encoder", "rank_by_model",
-                   "explain_by_model", "eval_summary")
+                   "explain_by_model", "describe_scores", "eval_summary")
 
 
 def dataset_summary(root: DatasetRoot) -> dict[str, pa.Table]:

@@ -26,6 +26,10 @@ from persona_lens.tasks.deper.train import builder_prefix, encode_examples
 CAPTION_METRICS = ("cider", "bleu4", "rouge_l", "sss")
 
 
+#: A relative gain is reported only over a baseline mean at least this large.
+MIN_GAIN_BASE = 1e-3
+
+
 @torch.no_grad()
 def personalize(model: Deper, builder: PromptBuilder, patches, support: dict[str, list[Example]]
                 ) -> dict[str, torch.Tensor]:
@@ -93,6 +97,8 @@ def evaluate(builder, patches, data: DeperData, methods: dict[str, Deper | None]
             for metric in CAPTION_METRICS:
                 a = np.concatenate([r["deper"][metric] for r in runs])
                 b = np.concatenate([r["style_only"][metric] for r in runs])
+                if b.mean() < MIN_GAIN_BASE:
+                    continue      # a relative gain over a score of ~0 (BLEU-4 here) says nothing
                 gain, lo, hi = paired_bootstrap_ci(a, b, resamples, seed=k)
                 summary[("deper_vs_style_only", metric, k)] = (gain, lo, hi)
                 rows.append({"stage": "describe", "method": "deper_vs_style_only", "metric": f"{metric}_gain",

@@ -80,7 +80,9 @@ def run_describe(params: DescribeParams) -> dict[str, pa.Table]:
         for i, q in enumerate(queries):
             score_rows += [{"viewer_id": q.viewer_id, "image_id": q.image_id, "method": "deper", "metric": m,
                             "value": float(v[i])} for m, v in scores.items()]
-    return {"personas": get_schema("personas").from_rows(persona_rows) if persona_rows else get_schema("personas").empty(),
+    dim = persona_rows[0]["dim"] if persona_rows else None
+    return {"personas": (get_schema("personas").from_rows(persona_rows, vector_dim=dim) if persona_rows
+                         else get_schema("personas").empty()),
             "captions": get_schema("captions").from_rows(caption_rows) if caption_rows else get_schema("captions").empty(),
             "caption_scores": (get_schema("caption_scores").from_rows(score_rows) if score_rows
                                else get_schema("caption_scores").empty()),

@@ -169,6 +169,8 @@ def train_persona(data: DeperData, patches: dict[str, torch.Tensor], builder: Pr
     frozen; save the weights as safetensors at `out`."""
     from safetensors.torch import save_file
 
+    from persona_lens.models.runtime import half_precision
+
     by_viewer = {v: data.by_viewer()[v] for v in data.viewers("train")}
     viewers = sorted(by_viewer)
     label = {v: i for i, v in enumerate(viewers)}
@@ -213,7 +215,7 @@ def train_persona(data: DeperData, patches: dict[str, torch.Tensor], builder: Pr
     model.eval()
     info |= {"seed": seed, "attention": attention, "train_viewers": len(viewers)}
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out),
+    save_file(half_precision(model.state_dict()), str(out),
               metadata={"config": json.dumps(config.to_dict()), "training": json.dumps(info)})
     return info
 

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 def test_the_default_run_embeds_every_world_image_and_scores_the_aligner_and_the_ranker_above_chance(root):
     result = pipeline_flow(root=root.url)
-    assert {"world", "ingest", "generate", "embed", "eval_aligner", "rank", "explain"} <= set(result["seconds"])
+    assert {"world", "ingest", "generate", "embed", "eval_aligner", "rank", "explain", "describe"} <= set(result["seconds"])
     with Catalog(root) as cat:
         images = cat.scalar("SELECT count(*) FROM images")
         assert set(cat.query("SELECT DISTINCT role FROM images").column("role").to_pylist()) == {
@@ -51,6 +51,13 @@ def test_the_default_run_embeds_every_world_image_and_scores_the_aligner_and_the
         explain = {r["method"]: r["value"] for r in cat.query(
             "SELECT method, value FROM eval_explain WHERE split = 'root' AND metric = 'explanation_accuracy' "
             "AND detail IS NULL").to_pylist()}
+        # The world's held-out viewers personalized from K = 5 examples and captioned (DEPER), scored
+        # beside the frozen captioner and the style-only persona.
+        fewshot = cat.scalar("SELECT count(*) FROM world_viewers WHERE split = 'fewshot'")
+        assert cat.scalar("SELECT count(*) FROM personas WHERE method = 'deper' AND num_shots = 5") == fewshot
+        assert cat.scalar("SELECT count(*) FROM captions WHERE model = 'deper'") > 0
+        assert {r["method"] for r in cat.query(load("describe_scores")).to_pylist() if r["metric"] == "cider"} == {
+            "frozen_captioner", "style_only", "deper"}
         ranker = {r["method"]: r["value"] for r in cat.query(
             "SELECT method, value FROM eval_rank WHERE split = 'reference' AND detail = 'instance' "
             "AND metric = 'mAP'").to_pylist()}
