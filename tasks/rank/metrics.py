@@ -1,7 +1,21 @@
 """Retrieval metrics of one query set against a labelled gallery: AP, first-hit rank (CMC), recall@k.
 
-Per-query AP and recall@k come from torchmetrics' retrieval functionals (the reference implementations);
-the first-hit rank and the CMC curve are one line of numpy each, which torchmetrics does not offer.
+Exact, order-independent and vectorised (no Python loop over queries). Written by hand because no
+library does this at gallery scale: torchmetrics and scikit-learn score one query at a time (a Python
+loop, float64 copies, a full sort per query), and faiss gives the top k, not every relevant item's rank.
+
+How: each similarity at or above its query's lowest relevant score becomes an integer key that sorts
+like the float (ties stay ties), offset by its query's row, so one `np.searchsorted` over all queries'
+relevant keys counts, for every relevant item, how many gallery items score at least as high (N) and
+how many of those are relevant (TP). Similarities are compared in float32, the precision vectors are
+stored in. Then
+
+    AP = (1 / R) * sum over relevant items i of TP(>= s_i) / N(>= s_i)
+
+which is scikit-learn's `average_precision_score` exactly, ties included (a tie group is retrieved
+together). The first-hit rank and recall@k use the same counts, so they do not depend on the gallery's
+order either: a relevant item tied with irrelevant ones counts as retrieved after them (the first-hit
+rank is N - TP + 1 at the best relevant score; an item is within the top k when N(>= its score) <= k).
 """
 
 from __future__ import annotations
@@ -9,8 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torchmetrics.functional.retrieval import retrieval_average_precision, retrieval_recall
 
 #: Identity granularities, coarse to fine (columns of `images`).
 GRANULARITIES: tuple[str, ...] = ("category", "subclass", "instance")
@@ -26,6 +38,64 @@ class QueryScores:
     num_relevant: np.ndarray               # (q,) int
     recall_at: dict[int, np.ndarray]       # k → (q,) float
 
+    @staticmethod
+    def concatenate(parts: list[QueryScores]) -> QueryScores:
+        ks = parts[0].recall_at if parts else {}
+        return QueryScores(np.concatenate([p.average_precision for p in parts]),
+                           np.concatenate([p.first_hit_rank for p in parts]),
+                           np.concatenate([p.num_relevant for p in parts]),
+                           {k: np.concatenate([p.recall_at[k] for p in parts]) for k in ks})
+
+
+def order_keys(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """int64 keys of float32 `values` that order exactly as the floats (equal floats, -0.0 and +0.0
+    included, get equal keys), offset by each value's query `rows` so that row r's keys lie in
+    [r * 2^32, (r + 1) * 2^32) and one sorted array serves every query."""
+    x = np.asarray(values, dtype=np.float32) + np.float32(0.0)      # a copy; -0.0 -> +0.0
+    # IEEE-754: non-negative floats order as their bit patterns; negative ones in reverse. Flipping the
+    # sign bit of the former and every bit of the latter makes unsigned integers that order as the floats.
+    flip = (x.view(np.int32) >> 31).view(np.uint32)
+    flip |= np.uint32(0x80000000)
+    keys32 = x.view(np.uint32)
+    keys32 ^= flip
+    keys = keys32.astype(np.int64)
+    keys |= np.asarray(rows, dtype=np.int64) << 32
+    return keys
+
+
+def score_similarity(similarity: np.ndarray, relevant: np.ndarray, ks: tuple[int, ...] = (1, 5, 10)) -> QueryScores:
+    """`score_queries` without the input checks: `similarity` (q, g) float32, `relevant` (q, g) bool."""
+    q = len(similarity)
+    relevant = np.asarray(relevant, dtype=bool)
+    num_relevant = relevant.sum(axis=1).astype(np.int64)
+    # Only items scoring at least a query's lowest relevant score can be counted above a relevant item:
+    # the rest (most of the gallery, at the instance level) never reach a key or a search.
+    lowest = np.where(relevant, similarity, np.float32(np.inf)).min(axis=1)
+    rows, cols = np.nonzero(similarity >= lowest[:, None])
+    keys = order_keys(similarity[rows, cols], rows)
+    is_relevant = relevant[rows, cols]
+    thresholds = np.sort(keys[is_relevant])                # grouped by row (offsets), ascending within
+    total = len(thresholds)
+    start = np.concatenate([[0], np.cumsum(num_relevant)[:-1]])
+    end = start + num_relevant
+    t_rows = np.repeat(np.arange(q), num_relevant)         # row of each threshold
+    # Each candidate: how many of its row's thresholds it reaches (key >= threshold), binned per row
+    # (bin = position + row) so rows never share a bin; reverse cumulative counts then give N.
+    reach = np.searchsorted(thresholds, keys, side="right") + rows
+    at_least = np.bincount(reach, minlength=total + q + 1)[::-1].cumsum()[::-1]   # at_least[b] = # bins >= b
+    j = np.arange(total)
+    n_above = at_least[j + t_rows + 1] - at_least[end[t_rows] + t_rows + 1]          # N(>= s_j)
+    tp_above = end[t_rows] - np.searchsorted(thresholds, thresholds, side="left")    # TP(>= s_j)
+    has = num_relevant > 0
+    ap = np.bincount(t_rows, weights=tp_above / n_above, minlength=q).astype(np.float64)
+    ap[has] /= num_relevant[has]
+    first_hit = np.zeros(q, dtype=np.int32)
+    best = end[has] - 1                                     # the row's highest relevant score
+    first_hit[has] = n_above[best] - tp_above[best] + 1
+    recall = {k: np.where(has, np.bincount(t_rows, weights=n_above <= k, minlength=q) / np.maximum(num_relevant, 1),
+                          0.0).astype(np.float32) for k in ks}
+    return QueryScores(ap.astype(np.float32), first_hit, num_relevant.astype(np.int32), recall)
+
 
 def score_queries(similarity: np.ndarray, relevant: np.ndarray, ks: tuple[int, ...] = (1, 5, 10)) -> QueryScores:
     """Scores of each query's ranking of the gallery by `similarity` (q, g), with `relevant` (q, g) bool.
@@ -33,28 +103,12 @@ def score_queries(similarity: np.ndarray, relevant: np.ndarray, ks: tuple[int, .
     A query with no relevant gallery item gets AP 0 and first_hit_rank 0 (and is left out of the means
     by `summarize`, as retrieval benchmarks do).
     """
-    if similarity.shape != relevant.shape or similarity.ndim != 2:
-        raise ValueError(f"similarity {similarity.shape} and relevant {relevant.shape} must be the same (q, g) shape")
+    similarity = np.asarray(similarity)
+    if similarity.shape != np.shape(relevant) or similarity.ndim != 2:
+        raise ValueError(f"similarity {similarity.shape} and relevant {np.shape(relevant)} must be the same (q, g) shape")
     if not np.isfinite(similarity).all():
         raise ValueError("similarity holds non-finite values")
-    q, g = similarity.shape
-    num_relevant = relevant.sum(axis=1).astype(np.int32)
-    # Ties are broken by gallery order (stable sort).
-    order = np.argsort(-similarity, axis=1, kind="stable")
-    hits = np.take_along_axis(relevant, order, axis=1)
-    first_hit = np.where(num_relevant > 0, hits.argmax(axis=1) + 1, 0).astype(np.int32)
-    # torchmetrics treats an item scored <= 0 as never retrieved (cosines often are negative) and sorts
-    # without a stable order, so it is handed that ranking as distinct positive scores: g, g-1, …, 1.
-    rank_scores = np.empty((q, g), dtype=np.float64)
-    np.put_along_axis(rank_scores, order, np.broadcast_to(np.arange(g, 0, -1, dtype=np.float64), (q, g)), axis=1)
-    preds, target = torch.from_numpy(rank_scores), torch.from_numpy(relevant.astype(bool))
-    ap = np.zeros(q, dtype=np.float32)
-    recall = {k: np.zeros(q, dtype=np.float32) for k in ks}
-    for i in np.flatnonzero(num_relevant):
-        ap[i] = float(retrieval_average_precision(preds[i], target[i]))
-        for k in ks:
-            recall[k][i] = float(retrieval_recall(preds[i], target[i], top_k=min(k, g)))
-    return QueryScores(ap, first_hit, num_relevant, recall)
+    return score_similarity(np.asarray(similarity, dtype=np.float32), relevant, ks)
 
 
 def summarize(scores: QueryScores, mask: np.ndarray | None = None, ks: tuple[int, ...] | None = None

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from persona_lens.tasks.rank.labelled import Labelled, Queries
-from persona_lens.tasks.rank.metrics import GRANULARITIES, QueryScores, score_queries
+from persona_lens.tasks.rank.metrics import GRANULARITIES, QueryScores, score_similarity
+
+#: Working memory of one block of queries (similarities, masks, candidate keys: at most ~30 bytes per
+#: query × gallery item, far less at the instance level where few items reach a relevant score).
+BLOCK_BYTES = 512 << 20
+BYTES_PER_PAIR = 30
 from persona_lens.tasks.rank.ranker import IdentityRanker, RankError, fit_identity_ranker
 
 
@@ -26,12 +31,33 @@ class RankResult:
     gallery_size: int
 
 
+def rank_vectors(query_vectors: np.ndarray, query_labels: dict[str, np.ndarray], gallery_vectors: np.ndarray,
+                 gallery_labels: dict[str, np.ndarray], ks: tuple[int, ...], block_bytes: int = BLOCK_BYTES
+                 ) -> dict[str, QueryScores]:
+    """Per granularity (a key of the label dicts), each query's exact scores (metrics.py) against the
+    gallery by inner product, in blocks of queries so memory stays near `block_bytes` at any gallery
+    size; the gallery is scored whole per block (exact AP needs every item's rank)."""
+    g = len(gallery_vectors)
+    step = max(1, min(len(query_vectors), block_bytes // max(BYTES_PER_PAIR * g, 1)))
+    gallery_t = np.ascontiguousarray(np.asarray(gallery_vectors, np.float32).T)
+    codes = {}
+    for name, labels in query_labels.items():
+        # Labels as integer codes shared by both sides: the relevance mask is one vectorised compare.
+        _, inverse = np.unique(np.concatenate([labels, gallery_labels[name]]).astype(str), return_inverse=True)
+        codes[name] = (inverse[: len(labels)], inverse[len(labels):])
+    parts: dict[str, list[QueryScores]] = {name: [] for name in query_labels}
+    for lo in range(0, len(query_vectors), step):
+        similarity = np.asarray(query_vectors[lo:lo + step], np.float32) @ gallery_t
+        for name, (q_codes, g_codes) in codes.items():
+            parts[name].append(score_similarity(similarity, q_codes[lo:lo + step, None] == g_codes[None, :], ks))
+    return {name: QueryScores.concatenate(p) for name, p in parts.items()}
+
+
 def rank_images(queries: Labelled, query_vectors: np.ndarray, gallery: Labelled, gallery_vectors: np.ndarray,
                 ranker: IdentityRanker, ks: tuple[int, ...]) -> dict[str, QueryScores]:
     """Per granularity, each query's ranking of the gallery by cosine in the ranker's space."""
-    similarity = ranker.project(query_vectors) @ ranker.project(gallery_vectors).T
-    return {g: score_queries(similarity, queries.labels[g][:, None] == gallery.labels[g][None, :], ks)
-            for g in GRANULARITIES}
+    return rank_vectors(ranker.project(query_vectors), {g: queries.labels[g] for g in GRANULARITIES},
+                        ranker.project(gallery_vectors), {g: gallery.labels[g] for g in GRANULARITIES}, ks)
 
 
 def subject_similarity(query_vectors: np.ndarray, subjects: np.ndarray, references: Labelled,

@@ -51,12 +51,61 @@ def test_first_hit_rank_matches_counting_better_scored_items_on_random_data():
     np.testing.assert_array_equal(score_queries(similarity, relevant).first_hit_rank, expected)
 
 
-def test_tied_similarities_are_ranked_in_gallery_order():
+def test_a_tie_group_is_retrieved_together_whatever_the_gallery_order():
     similarity = np.zeros((1, 4))
     relevant = np.array([[False, False, True, False]])
     scores = score_queries(similarity, relevant)
-    assert scores.first_hit_rank[0] == 3
-    assert scores.average_precision[0] == pytest.approx(1 / 3)
+    # All four tie: the relevant item is retrieved with its three irrelevant peers (sklearn's AP 1/4).
+    assert scores.first_hit_rank[0] == 4
+    assert scores.average_precision[0] == pytest.approx(average_precision_score(relevant[0], similarity[0]))
+
+
+def tied_queries(seed=0, q=40, g=300, levels=4):
+    """Similarities on a coarse grid (many ties), relevant items random."""
+    rng = np.random.default_rng(seed)
+    similarity = rng.integers(0, levels, size=(q, g)).astype(np.float32) / levels
+    relevant = rng.random((q, g)) < 0.1
+    relevant[~relevant.any(axis=1), 0] = True
+    return similarity, relevant
+
+
+def test_average_precision_matches_sklearn_exactly_with_ties():
+    similarity, relevant = tied_queries()
+    got = score_queries(similarity, relevant).average_precision
+    expected = [average_precision_score(relevant[i], similarity[i]) for i in range(len(similarity))]
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_no_score_depends_on_the_gallery_order():
+    similarity, relevant = tied_queries(seed=1)
+    a = score_queries(similarity, relevant)
+    perm = np.random.default_rng(2).permutation(similarity.shape[1])
+    b = score_queries(similarity[:, perm], relevant[:, perm])
+    np.testing.assert_array_equal(a.average_precision, b.average_precision)
+    np.testing.assert_array_equal(a.first_hit_rank, b.first_hit_rank)
+    for k in a.recall_at:
+        np.testing.assert_array_equal(a.recall_at[k], b.recall_at[k])
+
+
+def test_signed_zeros_tie_and_negative_scores_order_correctly():
+    similarity = np.array([[-0.0, 0.0, -0.5, -1e-30, 1e-30]])
+    relevant = np.array([[True, False, False, False, False]])
+    assert score_queries(similarity, relevant).first_hit_rank[0] == 3        # after 1e-30 and its +0.0 tie
+    assert score_queries(similarity, relevant).average_precision[0] == pytest.approx(
+        average_precision_score(relevant[0], similarity[0]))
+
+
+def test_recall_matches_torchmetrics_on_distinct_scores():
+    import torch
+    from torchmetrics.functional.retrieval import retrieval_recall
+
+    similarity, relevant = random_queries(seed=3)
+    got = score_queries(similarity, relevant, ks=(1, 5, 10)).recall_at
+    shifted = torch.from_numpy(similarity - similarity.min() + 1.0)          # torchmetrics: scores > 0
+    for k in (1, 5, 10):
+        expected = [float(retrieval_recall(shifted[i], torch.from_numpy(relevant[i]), top_k=k))
+                    for i in range(len(similarity))]
+        np.testing.assert_allclose(got[k], expected, atol=1e-6)
 
 
 def test_query_without_relevant_items_scores_zero_and_is_left_out_of_summary():
@@ -171,3 +220,22 @@ def test_all_negative_scores_still_find_the_top_ranked_relevant_item():
     scores = score_queries(similarity, relevant, ks=(1,))
     assert scores.average_precision[0] == pytest.approx(1.0)
     assert scores.recall_at[1][0] == pytest.approx(0.5)
+
+
+def test_ranking_in_query_blocks_gives_the_same_scores_as_one_block():
+    from persona_lens.tasks.rank.ranking import rank_vectors
+
+    rng = np.random.default_rng(4)
+    gallery = rng.normal(size=(200, 16)).astype(np.float32)
+    queries = rng.normal(size=(37, 16)).astype(np.float32)
+    g_labels = {"instance": rng.integers(0, 20, 200).astype(str), "category": rng.integers(0, 3, 200).astype(str)}
+    q_labels = {"instance": rng.integers(0, 20, 37).astype(str), "category": rng.integers(0, 3, 37).astype(str)}
+    whole = rank_vectors(queries, q_labels, gallery, g_labels, (1, 5))
+    blocks = rank_vectors(queries, q_labels, gallery, g_labels, (1, 5), block_bytes=1)   # one query a block
+    for name in q_labels:
+        np.testing.assert_array_equal(whole[name].average_precision, blocks[name].average_precision)
+        np.testing.assert_array_equal(whole[name].first_hit_rank, blocks[name].first_hit_rank)
+        sim = queries @ gallery.T
+        rel = q_labels[name][:, None] == g_labels[name][None, :]
+        expected = [average_precision_score(rel[i], sim[i]) if rel[i].any() else 0.0 for i in range(37)]
+        np.testing.assert_allclose(whole[name].average_precision, expected, rtol=1e-5, atol=1e-6)
