@@ -48,7 +48,7 @@ def timed(fn):
 
 
 def numpy_floor(queries: np.ndarray, gallery: np.ndarray, k: int, block: int) -> np.ndarray:
-    gt = np.ascontiguousarray(gallery.T)
+    gt = gallery.T
     out = []
     for lo in range(0, len(queries), block):
         s = queries[lo:lo + block] @ gt

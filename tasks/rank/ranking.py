@@ -16,10 +16,12 @@ import numpy as np
 from persona_lens.tasks.rank.labelled import Labelled, Queries
 from persona_lens.tasks.rank.metrics import GRANULARITIES, QueryScores, score_similarity
 
-#: Working memory of one block of queries (similarities, masks, candidate keys: at most ~30 bytes per
-#: query × gallery item, far less at the instance level where few items reach a relevant score).
-BLOCK_BYTES = 512 << 20
-BYTES_PER_PAIR = 30
+#: Working memory of one block of queries: the float32 similarities, a float32 temporary, two masks
+#: (~12 bytes per query × gallery item) plus candidate keys, few at the instance level where few items
+#: reach a relevant score. Larger blocks read the gallery fewer times (the matmul is memory-bound when
+#: blocks are thin).
+BLOCK_BYTES = 1 << 30
+BYTES_PER_PAIR = 12
 from persona_lens.tasks.rank.ranker import IdentityRanker, RankError, fit_identity_ranker
 
 
@@ -39,7 +41,7 @@ def rank_vectors(query_vectors: np.ndarray, query_labels: dict[str, np.ndarray],
     size; the gallery is scored whole per block (exact AP needs every item's rank)."""
     g = len(gallery_vectors)
     step = max(1, min(len(query_vectors), block_bytes // max(BYTES_PER_PAIR * g, 1)))
-    gallery_t = np.ascontiguousarray(np.asarray(gallery_vectors, np.float32).T)
+    gallery_t = np.asarray(gallery_vectors, np.float32).T      # a view: BLAS reads it transposed, no copy
     codes = {}
     for name, labels in query_labels.items():
         # Labels as integer codes shared by both sides: the relevance mask is one vectorised compare.
