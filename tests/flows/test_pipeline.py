@@ -36,6 +36,9 @@ def test_the_default_run_embeds_every_world_image_and_scores_the_aligner_and_the
                 SELECT base_image_id FROM generations WHERE method <> 'base' AND {in_gallery})""")
         assert cat.scalar("SELECT count(*) FROM rank_summary WHERE metric = 'mAP'") == 3 * models
         assert cat.query(load("rank_by_model")).num_rows == models
+        personalized_ranked = cat.scalar(f"SELECT count(DISTINCT model_id) FROM generations "
+                                         f"WHERE method <> 'base' AND {in_gallery}")
+        assert cat.query(load("identity_by_subject")).num_rows == personalized_ranked
         # The DCGAN personalized on two real faces by LoRA and by full fine-tuning, plus known-truth snapshots.
         adapters = cat.query("SELECT method, count(DISTINCT subject) AS subjects, count(*) AS n FROM adapters "
                              "WHERE model_id NOT LIKE '%-s0%' GROUP BY 1 ORDER BY 1").to_pylist()
