@@ -59,7 +59,8 @@ def score(models: list[ModelPairs], preds: list[Prediction], params: ExplainPara
     sp = spearman_by_aspect(truths, preds)
     for a, v in sp.items():
         out[("spearman", a)] = v
-    out[("spearman", "mean")] = float(np.nanmean(list(sp.values())))
+    values = [v for v in sp.values() if np.isfinite(v)]
+    out[("spearman", "mean")] = float(np.mean(values)) if values else float("nan")
     out[("level_rank_error", "")] = level_rank_error(truths, preds)
     out[("level_accuracy", "")] = float(np.mean([x for t, p in zip(truths, preds) for x in level_correct(t, p, edges)]))
     for n in SELECTION_N:
@@ -101,7 +102,8 @@ def evaluation_rows(models, preds_by_method, params, split: str, resamples: int 
     for name, pt in points.items():
         for (metric, detail), v in pt.items():
             samples = np.array([d[(metric, detail)] for d in draws[name]], dtype=float)
-            lo, hi = np.nanpercentile(samples, [2.5, 97.5]) if np.isfinite(samples).any() else (np.nan, np.nan)
+            finite = samples[np.isfinite(samples)]
+            lo, hi = np.percentile(finite, [2.5, 97.5]) if len(finite) else (np.nan, np.nan)
             rows += [_row(name, metric, v, split, detail), _row(name, f"{metric}_ci_low", lo, split, detail),
                      _row(name, f"{metric}_ci_high", hi, split, detail)]
             table[(name, metric, detail)] = (v, lo, hi)
@@ -113,7 +115,8 @@ def evaluation_rows(models, preds_by_method, params, split: str, resamples: int 
         rel = (points[default][key] - base) / base if base > 0 else float("inf")
         ratios = np.array([(d[key] - b[key]) / b[key] if b[key] > 0 else np.nan
                            for d, b in zip(draws[default], draws[name])])
-        lo, hi = np.nanpercentile(ratios, [2.5, 97.5])
+        finite = ratios[np.isfinite(ratios)]
+        lo, hi = np.percentile(finite, [2.5, 97.5]) if len(finite) else (np.nan, np.nan)
         detail = f"explanation_accuracy vs {name}"
         rows += [_row(default, "relative_improvement", rel, split, detail),
                  _row(default, "relative_improvement_ci_low", lo, split, detail),

@@ -142,15 +142,32 @@ WHERE model_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY model_id, aspect
 """
 
 
+#: Where a model's known truth comes from: the world's simulated models, or the generate stage's
+#: known-truth snapshots of a real generator trained on concept-shifted references.
+TRUTH_TABLES = {"world_profiles": "world", "generate_truth": "generated"}
+
+
 def load_truth(root: DatasetRoot, model_ids: list[str], aspects: list[str]) -> dict[str, dict]:
-    """Known truth of the models that have one: model_id -> aspect -> (concept or None, intensity)."""
+    """Known truth of the models that have one: model_id -> aspect -> (concept or None, intensity);
+    `truth_sources` says which table each came from."""
     out: dict[str, dict] = {}
     with Catalog(root) as catalog:
-        for table in ("world_profiles", "generate_truth"):
+        for table in TRUTH_TABLES:
             if table not in catalog.tables:
                 continue
             for r in catalog.query(_TRUTH_SQL.format(table=table), [model_ids]).to_pylist():
                 truth = out.setdefault(r["model_id"], {a: (None, 0.0) for a in aspects})
                 if r["aspect"] in truth:
                     truth[r["aspect"]] = (r["concept"] if r["intensity"] > 0 else None, float(r["intensity"]))
+    return out
+
+
+def truth_sources(root: DatasetRoot, model_ids: list[str]) -> dict[str, str]:
+    """model_id -> "world" or "generated" for the models with a known truth."""
+    out: dict[str, str] = {}
+    with Catalog(root) as catalog:
+        for table, source in TRUTH_TABLES.items():
+            if table in catalog.tables:
+                sql = f"SELECT DISTINCT model_id FROM {table} WHERE model_id IN (SELECT unnest(?::VARCHAR[]))"
+                out.update({m: source for m in catalog.query(sql, [model_ids]).column(0).to_pylist()})
     return out

@@ -82,27 +82,33 @@ def explain_root(root, params: ExplainParams, evaluate: bool = True, resamples: 
 
 def root_evaluation_rows(root, models, explainer: Explainer, space, params: ExplainParams,
                          resamples: int = 200) -> list[dict]:
-    """`eval_explain` rows (split `root`) for the root's models with a known truth: the explainer
-    against the coarse baseline it carries a calibration for, and random concepts (chance). Nothing here is fitted: the explainer
-    and the baseline's map were fitted on the world's training seeds."""
-    from persona_lens.tasks.finexl.generated import load_truth
+    """`eval_explain` rows for the root's models with a known truth: the explainer against the coarse
+    baseline it carries a calibration for, and random concepts (chance); split `root` over all of them,
+    `root_world` / `root_generated` over each source when both are present. Nothing here is fitted: the
+    explainer and the baseline's map were fitted on the world's training seeds."""
+    from persona_lens.tasks.finexl.evaluate import evaluation_rows
+    from persona_lens.tasks.finexl.generated import load_truth, truth_sources
     from persona_lens.tasks.finexl.training import baseline_prediction, method_prediction
     from persona_lens.tasks.finexl.truth_data import ModelPairs
     from persona_lens.world.taxonomy import load_taxonomy
 
-    truth = load_truth(root, [m.model_id for m in models], load_taxonomy().names)
-    known = [ModelPairs(m.model_id, m.method, m.inputs.base, m.inputs.personalized, m.inputs.base_stats,
+    ids = [m.model_id for m in models]
+    truth, sources = load_truth(root, ids, load_taxonomy().names), truth_sources(root, ids)
+    known = [ModelPairs(m.model_id, sources[m.model_id], m.inputs.base, m.inputs.personalized, m.inputs.base_stats,
                         m.inputs.personalized_stats, m.inputs.identity_base, m.inputs.identity_personalized,
                         truth[m.model_id]) for m in models if m.model_id in truth]
-    if len(known) < 2:
-        return []
-    preds = {"finexl": [method_prediction(m, space, explainer, params) for m in known],
-             "coarse": [baseline_prediction("coarse", m, space, params, explainer.baselines.get("coarse"))
-                        for m in known],
-             "random": [baseline_prediction("random", m, space, params, None) for m in known]}
-    from persona_lens.tasks.finexl.evaluate import evaluation_rows
-
-    rows, _ = evaluation_rows(known, preds, params, ROOT_SPLIT, resamples)
+    rows = []
+    # All known-truth models together, then each source alone: the world's simulated models, and the
+    # real generator's known-truth snapshots (the "real-GAN" numbers, reported whatever they are).
+    for split, group in [(ROOT_SPLIT, known), *((f"{ROOT_SPLIT}_{s}", [m for m in known if m.group == s])
+                                                for s in sorted({m.group for m in known}))]:
+        if len(group) < 2 or (split != ROOT_SPLIT and len(group) == len(known)):
+            continue
+        preds = {"finexl": [method_prediction(m, space, explainer, params) for m in group],
+                 "coarse": [baseline_prediction("coarse", m, space, params, explainer.baselines.get("coarse"))
+                            for m in group],
+                 "random": [baseline_prediction("random", m, space, params, None) for m in group]}
+        rows += evaluation_rows(group, preds, params, split, resamples)[0]
     return rows
 
 
