@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from persona_lens.tasks.params import StageParams
 
@@ -26,8 +26,25 @@ class DeperDataParams(StageParams):
                               "scenes of `world_size`, rendered once into the cache.")
     world_size: Literal["small", "medium", "large"] = Field("medium", description="World preset when `world` is None.")
     world_seed: int = Field(0, description="World seed when `world` is None.")
+    viewer_examples: str | None = Field(None, description="JSON lines of viewers' examples (docs/describe.md) "
+                                        "instead of a world; needs `images`.")
+    images: str | None = Field(None, description="With `viewer_examples`: the folder of the images they "
+                               "name, each file's stem its image_id.")
 
-    _abs = field_validator("world")(_absolute)
+    _abs = field_validator("world", "viewer_examples", "images")(_absolute)
+
+    @model_validator(mode="after")
+    def _examples(self):
+        if (self.viewer_examples is None) != (self.images is None):
+            raise ValueError("viewer_examples and images go together")
+        if self.viewer_examples is not None:
+            if not Path(self.viewer_examples).is_file():
+                raise ValueError(f"viewer_examples {self.viewer_examples!r} is not a file")
+            if not Path(self.images).is_dir():
+                raise ValueError(f"images {self.images!r} is not a folder")
+            if self.world is not None:
+                raise ValueError("give a world or viewer_examples + images, not both")
+        return self
 
 
 class TrainCaptionerParams(DeperDataParams):

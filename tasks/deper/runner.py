@@ -11,7 +11,9 @@ import pyarrow as pa
 from persona_lens.models.captioner import PromptBuilder, load_captioner_parts
 from persona_lens.models.runtime import default_cache_dir
 from persona_lens.schemas import get_schema
-from persona_lens.tasks.deper.data import DeperData, few_shot_episodes, load_world_folder, render_world_scenes
+from persona_lens.tasks.deper.data import (
+    DeperData, few_shot_episodes, load_jsonl, load_world_folder, render_world_scenes,
+)
 from persona_lens.tasks.deper.evaluate import caption_queries, evaluate, personalize
 from persona_lens.tasks.deper.metrics import caption_scores, sss
 from persona_lens.tasks.deper.params import (
@@ -21,8 +23,16 @@ from persona_lens.tasks.deper.train import load_persona, patch_table, train_capt
 from persona_lens.tasks.quarantine import quarantine_table
 
 
+#: Image files a `viewer_examples` images folder may hold (the stem is the image_id).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+
+
 def load_data(params: DeperDataParams) -> DeperData:
-    """The stage's data: the given world folder, or the preset world's scenes rendered once into the cache."""
+    """The stage's data: viewers' examples from JSON lines with their images folder, the given world
+    folder, or the preset world's scenes rendered once into the cache."""
+    if params.viewer_examples is not None:
+        images = {p.stem: p for p in sorted(Path(params.images).iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+        return load_jsonl(params.viewer_examples, images)
     folder = params.world or render_world_scenes(
         params.world_size, params.world_seed, default_cache_dir() / f"world-scenes-{params.world_size}-{params.world_seed}")
     return load_world_folder(folder)

@@ -57,7 +57,7 @@ class Checkpointer:
         from safetensors.torch import save_file
 
         self.folder.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(self.folder / f".tmp.safetensors"))
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(self.folder / ".tmp.safetensors"))
         torch.save(opt.state_dict(), self.folder / ".tmp.opt.pt")
         (self.folder / ".tmp.opt.pt").replace(self.folder / f"step-{step}.opt.pt")
         (self.folder / ".tmp.safetensors").replace(self.folder / f"step-{step}.safetensors")   # last: marks done

@@ -46,3 +46,36 @@ def test_the_quick_score_sets_deper_beside_both_baselines(root, tiny_world):
     with Catalog(root) as cat:
         methods = set(cat.query("SELECT DISTINCT method FROM eval_describe WHERE metric = 'cider'").column(0).to_pylist())
     assert methods == {"frozen_captioner", "style_only", "deper"}
+
+
+def test_new_viewers_from_json_lines_and_an_images_folder(root, tiny_world, tmp_path):
+    import json
+    import shutil
+
+    from persona_lens.tasks.deper.data import load_world_folder
+
+    data = load_world_folder(tiny_world.folder)
+    images = tmp_path / "images"
+    images.mkdir()
+    lines = []
+    for e in data.examples:
+        shutil.copy(data.images[e.image_id], images / f"{e.image_id}.png")
+        fixations = [{"x": float(x), "y": float(y), "t": float(t), "dur": float(d)} for x, y, t, d in e.fixations]
+        lines.append(json.dumps({"viewer_id": e.viewer_id, "image_id": e.image_id, "split": data.splits[e.viewer_id],
+                                 "fixations": fixations, "caption": e.caption}))
+    lines.append("{not json")
+    examples = tmp_path / "viewers.jsonl"
+    examples.write_text("\n".join(lines))
+    describe_flow(DescribeParams(viewer_examples=str(examples), images=str(images), k=2), root=root.url)
+    with Catalog(root) as cat:
+        assert cat.scalar("SELECT count(*) FROM personas") == len(data.viewers("fewshot"))
+        assert cat.scalar("SELECT count(*) FROM captions WHERE model = 'deper'") > 0
+        assert cat.query("SELECT reason FROM quarantine").column(0).to_pylist() == ["bad_json_line"]
+
+
+def test_viewer_examples_need_their_images_folder(tmp_path):
+    from persona_lens.tasks.params import ConfigError
+
+    (tmp_path / "v.jsonl").write_text("")
+    with pytest.raises(ConfigError, match="go together"):
+        DescribeParams.parse(viewer_examples=str(tmp_path / "v.jsonl"))
