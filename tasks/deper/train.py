@@ -54,18 +54,20 @@ class Checkpointer:
         return max(steps, default=0)
 
     def save(self, step: int, model: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
-        from safetensors.torch import save_file
+        # save_model/load_model, not save_file: the captioner's LM ties its input and output embeddings
+        # (shared tensors), which save_file refuses.
+        from safetensors.torch import save_model
 
         self.folder.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(self.folder / ".tmp.safetensors"))
+        save_model(model, str(self.folder / ".tmp.safetensors"))
         torch.save(opt.state_dict(), self.folder / ".tmp.opt.pt")
         (self.folder / ".tmp.opt.pt").replace(self.folder / f"step-{step}.opt.pt")
         (self.folder / ".tmp.safetensors").replace(self.folder / f"step-{step}.safetensors")   # last: marks done
 
     def load(self, step: int, model: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
-        from safetensors.torch import load_file
+        from safetensors.torch import load_model
 
-        model.load_state_dict(load_file(str(self.folder / f"step-{step}.safetensors")))
+        load_model(model, str(self.folder / f"step-{step}.safetensors"))
         opt.load_state_dict(torch.load(self.folder / f"step-{step}.opt.pt", weights_only=True))
 
 

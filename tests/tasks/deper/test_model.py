@@ -79,3 +79,14 @@ def test_training_is_seeded_and_resumes_to_the_same_weights(tmp_path):
     assert resumed["resumed_from"] == 2
     a, c = load_persona(tmp_path / "a.safetensors").state_dict(), load_persona(tmp_path / "b.safetensors").state_dict()
     assert all(torch.allclose(a[k], c[k], atol=1e-6) for k in a)
+
+
+def test_captioner_training_checkpoints_its_tied_embeddings_and_resumes(tmp_path):
+    # The small LM ties input and output embeddings: a checkpoint must save and restore them.
+    from persona_lens.tasks.deper.train import train_captioner
+
+    data, patches = toy_data()
+    kw = dict(steps=4, batch=3, seed=0, lm_dim=16, lm_layers=1, checkpoint_every=2)
+    train_captioner(data, patches, tmp_path / "cap", **(kw | {"steps": 2}))
+    resumed = train_captioner(data, patches, tmp_path / "cap", **kw)
+    assert resumed["resumed_from"] == 2 and (tmp_path / "cap" / "mapping.safetensors").is_file()
