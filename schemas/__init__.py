@@ -31,4 +31,5 @@ def get_schema(name: str) -> TableSchema:
 
 
 __all__ = ["EVAL_VIEW", "PARTITION_COLUMN", "Column", "SchemaError", "TableSchema", "TABLES", "get_schema", "validate",
-           "eval_table"]
+           "eval_table", "WORLD_IDENTITIES", "WORLD_IMAGES", "WORLD_OBJECTS", "WORLD_PROFILES", "WORLD_TABLES",
+           "WORLD_VIEWERS", *(t.name.upper() for t in TABLES.values() if not t.name.startswith("world_"))]

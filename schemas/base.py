@@ -99,7 +99,7 @@ class TableSchema:
         for c in self.columns:
             typ = "FLOAT[d]" if c.is_vector else str(c.type)
             lines.append(f"| `{c.name}` | `{typ}` | {'yes' if c.nullable else 'no'} | {c.doc} |")
-        lines.append(f"| `run_id` | partition | no | Run that wrote the row (hive partition). |")
+        lines.append("| `run_id` | partition | no | Run that wrote the row (hive partition). |")
         return "\n".join(lines)
 
 

@@ -8,7 +8,6 @@ a non-finite vector becomes a quarantine row; the rest of its batch still lands.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import re
 import time

@@ -222,7 +222,7 @@ class PersonalizationJob(StageParams):
             raise ValueError(f"method {self.method!r} is not available for the diffusers generator "
                              f"{self.generator!r}; known: {list(DIFFUSION_METHODS)}")
         if not self.prompts:
-            raise ValueError(f"a diffusers job needs prompts (a list, or a prompts YAML file)")
+            raise ValueError("a diffusers job needs prompts (a list, or a prompts YAML file)")
         if self.shifts:
             raise ValueError("shifts (known-truth concepts) apply to the DCGAN path only")
         for i, p in enumerate(self.prompts):

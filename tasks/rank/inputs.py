@@ -10,7 +10,6 @@ import pyarrow as pa
 from persona_lens.storage import Catalog, DatasetRoot
 from persona_lens.tasks.rank.evaluate import IdentityTruth
 from persona_lens.tasks.rank.labelled import Labelled, Queries
-from persona_lens.tasks.rank.metrics import GRANULARITIES
 from persona_lens.tasks.rank.params import RankParams
 from persona_lens.tasks.rank.ranker import RankError
 from persona_lens.tasks.rank.ranking import RankData, check_inputs, subject_similarity

@@ -49,7 +49,7 @@ def test_the_rank_command_fails_in_one_line(root):
 
 
 def test_embedding_and_ranking_with_the_same_relative_encoder_folder_meet_in_the_table(
-        tmp_path, root, monkeypatch, dinov2_dir):
+        tmp_path, root, monkeypatch, dinov2_dir):  # noqa: F811 (the imported fixture)
     # The bug this pins: embed stored `./dino` under its absolute path, rank looked it up as typed.
     import shutil
 
