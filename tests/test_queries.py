@@ -1,6 +1,7 @@
 """Every shipped query (queries/*.sql) runs on a root that has no tables yet: the catalog's typed empty
 views make a fresh dataset answer with empty results, never with an error."""
 
+import re
 from importlib.resources import files
 
 import pytest
@@ -16,6 +17,7 @@ def test_a_shipped_query_runs_on_an_empty_root(root, name):
     with Catalog(root) as cat:
         sql = load(name)
         code = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
-        if "?" in code or "$" in code:
+        code = re.sub(r"'[^']*'", "''", code)            # string literals ('$.k' is a JSON path)
+        if "?" in code or re.search(r"\$[A-Za-z_]", code):
             pytest.skip("takes parameters")
         assert cat.query(sql).num_rows == 0
