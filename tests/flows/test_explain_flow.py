@@ -113,3 +113,13 @@ def test_an_unchanged_model_is_explained_as_faithful(tmp_path):
     assert res.exit_code == 0, res.output
     assert "No aspect of this model departs measurably" in res.stdout
     assert np.all(["none" in line for line in res.stdout.splitlines()[2:] if line.strip()])
+
+
+def test_a_model_with_too_few_pairs_is_quarantined_and_nothing_is_made_up(root, tiny_world):
+    world_load_flow(WorldLoadParams(world=str(tiny_world.folder)), root=root.url)
+    result = explain_flow(ExplainParams(bootstrap=10, min_pairs=5), root=root.url)   # the tiny world has 2
+    assert result["models"] == 0
+    with Catalog(root) as cat:
+        reasons = cat.query("SELECT reason FROM quarantine WHERE stage = 'explain'").column(0).to_pylist()
+        assert cat.scalar("SELECT count(*) FROM explanations") == 0
+    assert reasons and set(reasons) == {"too_few_pairs"}
