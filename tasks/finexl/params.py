@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from persona_lens.tasks.params import StageParams
 
@@ -147,20 +147,13 @@ class TrainExplainerParams(ExplainParams):
     train_seeds: tuple[int, ...] = (1, 2, 3)
     out: str | None = None
     cache: str | None = None
-    workers: int = 1
+    workers: int = Field(1, ge=1)
 
     @field_validator("train_seeds")
     @classmethod
     def _seeds(cls, v: tuple[int, ...]) -> tuple[int, ...]:
         if not v or len(set(v)) != len(v) or min(v) < 0:
             raise ValueError("needs distinct non-negative seeds")
-        return v
-
-    @field_validator("workers")
-    @classmethod
-    def _workers(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError("must be >= 1")
         return v
 
 
@@ -174,23 +167,16 @@ class EvalExplainParams(TrainExplainerParams):
     - `resamples`: bootstrap resamples of the models behind every interval.
     """
 
-    test_seeds: tuple[int, ...] = (4, 5, 6)
-    photos: int = 40
+    test_seeds: tuple[int, ...] = (7, 8, 9)
+    photos: int = Field(40, ge=0)
     paraphrased: bool = True
-    resamples: int = 200
+    resamples: int = Field(200, ge=0)
+
+    _test_seeds = field_validator("test_seeds")(TrainExplainerParams._seeds.__func__)
 
     @model_validator(mode="after")
     def _disjoint(self) -> EvalExplainParams:
         shared = sorted(set(self.train_seeds) & set(self.test_seeds))
         if shared:
             raise ValueError(f"train_seeds and test_seeds overlap: {shared}")
-        if not self.test_seeds:
-            raise ValueError("test_seeds must name at least one seed")
         return self
-
-    @field_validator("photos", "resamples")
-    @classmethod
-    def _count(cls, v: int) -> int:
-        if v < 0:
-            raise ValueError("must be >= 0")
-        return v
