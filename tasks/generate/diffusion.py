@@ -28,6 +28,7 @@ import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
+from typing import IO
 
 import numpy as np
 import torch
@@ -38,6 +39,7 @@ from torch import nn
 from persona_lens.models.diffusion import LORA_TARGETS, DiffusionGenerator, load_pipeline
 from persona_lens.tasks.generate.checkpoints import (CheckpointError, latest_checkpoint, list_checkpoints,
                                                      read_checkpoint, save_checkpoint)
+from persona_lens.tasks.generate.progress import training_bar
 
 METHODS = ("lora", "dreambooth", "textual_inversion")
 DEFAULT_LR = {"lora": 1e-4, "dreambooth": 5e-6, "textual_inversion": 5e-4}   # the recipes' defaults
@@ -245,12 +247,14 @@ def check_resumable(checkpoint_dir: str, base: DiffusionGenerator) -> None:
 
 def personalize_diffusion(base: DiffusionGenerator, references: list[Image.Image], config: DiffusionTrainConfig,
                           *, checkpoint_dir: str | None = None,
-                          logger: logging.Logger | None = None) -> DiffusionPersonalized:
+                          logger: logging.Logger | None = None,
+                          progress: IO[str] | None = None) -> DiffusionPersonalized:
     """Train `config.method` on `references` from the base pipeline (which is left unchanged).
 
     With `checkpoint_dir`, a checkpoint is written every `config.checkpoint_every` steps and at the
     end, and a run finding checkpoints of the same job there resumes from the last one
     (CheckpointError, before any training, if they belong to another base model or job).
+    `progress`: the stream of the terminal progress bar (stderr; drawn only on a terminal).
     """
     from diffusers import DDPMScheduler
 
@@ -302,6 +306,7 @@ def personalize_diffusion(base: DiffusionGenerator, references: list[Image.Image
         target = noise if scheduler.config.prediction_type == "epsilon" else scheduler.get_velocity(lat, noise, t)
         return scheduler.add_noise(lat, noise, t), t, target
 
+    bar = training_bar(config.method, config.steps, start, progress)
     for step in range(start + 1, config.steps + 1):
         g = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
         noisy, t, target = draw(g, (mean, std))
@@ -320,11 +325,14 @@ def personalize_diffusion(base: DiffusionGenerator, references: list[Image.Image
         opt.step()
         opt.zero_grad(set_to_none=True)
         losses.append(loss.item())
+        bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+        bar.update(1)
         if checkpoint_dir and (step % config.checkpoint_every == 0 or step == config.steps):
             save_checkpoint(checkpoint_dir, step, _state(params, opt), {**meta, "losses": losses})
         if step % config.checkpoint_every == 0 or step == config.steps:
             logger.info("%s step %d/%d: loss %.4f, %.1f s", config.method, step, config.steps, loss.item(),
                         time.perf_counter() - t0)
+    bar.close()
     adapter = _adapter(pipe, config, params)
     del pipe, opt
     return DiffusionPersonalized(config.method, adapter, lora_config, config.steps,

@@ -27,6 +27,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from typing import IO
 
 import torch
 from torch import nn
@@ -34,6 +35,7 @@ from torch import nn
 from persona_lens.models.gan import DCGANGenerator, load_dcgan, state_digest
 from persona_lens.tasks.generate.checkpoints import latest_checkpoint, save_checkpoint
 from persona_lens.tasks.generate.inversion import invert
+from persona_lens.tasks.generate.progress import training_bar
 
 METHODS = ("lora", "full")
 #: Every transposed convolution of the generator (main.0, 3, 6, 9, 12).
@@ -203,7 +205,8 @@ def _snapshots_before(base: DCGANGenerator, config: TrainConfig, folder: str, st
 
 def personalize(references: torch.Tensor, config: TrainConfig, *, base: DCGANGenerator | None = None,
                 checkpoint_dir: str | None = None, snapshot_steps: tuple[int, ...] = (),
-                pivots: torch.Tensor | None = None, logger: logging.Logger | None = None) -> Personalized:
+                pivots: torch.Tensor | None = None, logger: logging.Logger | None = None,
+                progress: IO[str] | None = None) -> Personalized:
     """Tune the generator on `references` (K, 3, 64, 64) in [-1, 1].
 
     With `checkpoint_dir` (a folder path or fsspec URL), a checkpoint is written every
@@ -211,6 +214,7 @@ def personalize(references: torch.Tensor, config: TrainConfig, *, base: DCGANGen
     resumes from the last one (CheckpointError if they belong to another base model or job).
     `snapshot_steps`: steps at which a copy of the adapter is kept (known-truth snapshots).
     `pivots`: the references' inverted codes when already known (one inversion serves every method).
+    `progress`: the stream of the terminal progress bar (stderr; drawn only on a terminal).
     """
     logger = logger or log
     base = base if base is not None else load_dcgan()
@@ -241,6 +245,7 @@ def personalize(references: torch.Tensor, config: TrainConfig, *, base: DCGANGen
             pool_faces = base(pool)
         meta = {"base_digest": digest, "job_key": key, "method": config.method,
                 "hyperparameters": config.hyperparameters()}
+        bar = training_bar(config.method, config.steps, start, progress)
         for step in range(start + 1, config.steps + 1):
             g = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
             idx = torch.randint(0, config.locality_pool, (config.locality_batch,), generator=g)
@@ -251,6 +256,8 @@ def personalize(references: torch.Tensor, config: TrainConfig, *, base: DCGANGen
             loss.backward()
             opt.step()
             losses.append(loss.item())
+            bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+            bar.update(1)
             if step in snapshot_steps:
                 snapshots[step] = adapter_tensors(model, config.method)
             if checkpoint_dir and (step % config.checkpoint_every == 0 or step == config.steps
@@ -261,6 +268,7 @@ def personalize(references: torch.Tensor, config: TrainConfig, *, base: DCGANGen
                 logger.info("%s step %d/%d: loss %.4f (reconstruction %.4f, locality %.4f), %.1f s",
                             config.method, step, config.steps, loss.item(), rec.item(), loc.item(),
                             time.perf_counter() - t0)
+        bar.close()
     adapter = adapter_tensors(model, config.method)
     final = merged_generator(base, config.method, adapter, config.rank, config.alpha)
     return Personalized(config.method, final, pivots, adapter, config.steps, losses[-1] if losses else float("nan"),
