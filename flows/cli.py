@@ -19,7 +19,7 @@ from persona_lens.tasks.aligner.params import EvalAlignerParams, TrainAlignerPar
 from persona_lens.tasks.deper.params import DescribeParams, EvalDescribeParams, TrainCaptionerParams, TrainDeperParams
 from persona_lens.tasks.embed.params import EmbedParams
 from persona_lens.tasks.finexl.params import EvalExplainParams, ExplainParams, TrainExplainerParams
-from persona_lens.tasks.generate.params import GenerateJobParams, GenerateParams
+from persona_lens.tasks.generate.params import DrawParams, GenerateJobParams, GenerateParams
 from persona_lens.tasks.ingest.params import IngestParams
 from persona_lens.tasks.rank.params import EvalRankParams, RankParams
 from persona_lens.tasks.world.params import WorldLoadParams, WorldMakeParams
@@ -187,21 +187,41 @@ def _write_result(table, fmt: str, output: Path | None) -> None:
 def generate(params: GenerateParams, root: RootOpt = None,
              job: Annotated[Optional[Path], typer.Option("--job", help="A personalization job YAML file: run it "
                                                            "instead of the default set (resumes from its checkpoints).")] = None,
-             model: Annotated[Optional[str], typer.Option("--model", help="With --job: the generator folder to use "
-                                                          "(a diffusers pipeline or a DCGAN weights folder).")] = None,
-             prompts: Annotated[Optional[Path], typer.Option("--prompts", help="With --job: a prompts YAML file "
-                                                             "replacing the job's prompts.")] = None) -> None:
-    """Personalize a generator on subjects' references; draw base/personalized twins (generations, adapters)."""
-    from persona_lens.flows.generate import generate_flow, generate_job_flow
+             model: Annotated[Optional[str], typer.Option("--model", help="The generator folder (a diffusers pipeline "
+                                                          "or a DCGAN weights folder); without --job: draw it, train nothing.")] = None,
+             prompts: Annotated[Optional[Path], typer.Option("--prompts", help="A prompts YAML file (replaces a job's "
+                                                             "prompts; without --job: the prompts to draw).")] = None,
+             adapter: Annotated[Optional[Path], typer.Option("--adapter", help="Without --job: a trained adapter of "
+                                                             "--model; its twins are drawn beside the base outputs.")] = None,
+             seeds: Annotated[Optional[str], typer.Option("--seeds", help="Without --job: seeds to draw, comma-separated "
+                                                          "(every prompt with every seed).")] = None) -> None:
+    """Personalize a generator on subjects' references; draw base/personalized twins (generations, adapters).
 
-    if job is None and (model or prompts):
-        raise typer.BadParameter("--model and --prompts apply to a job: add --job FILE")
+    With --model/--prompts/--adapter and no --job, nothing is trained: the model's outputs (and the
+    adapter's twins) for those prompts and seeds go into the tables like any generated images.
+    """
+    from persona_lens.flows.generate import generate_draw_flow, generate_flow, generate_job_flow
+
     if job is not None:
+        if adapter or seeds:
+            raise typer.BadParameter("--adapter and --seeds draw without training: drop --job, or set them in the job")
         params_ = GenerateJobParams.parse(job=str(job), model=model, prompts=str(prompts) if prompts else None)
         result = generate_job_flow(params_, root=root)
+    elif model or prompts or adapter or seeds:
+        fields = {"model": model, "prompts": str(prompts) if prompts else None,
+                  "adapter": str(adapter) if adapter else None,
+                  "seeds": _int_list("--seeds", seeds) if seeds else None}
+        result = generate_draw_flow(DrawParams.parse(**{k: v for k, v in fields.items() if v is not None}), root=root)
     else:
         result = generate_flow(params, root=root)
     typer.echo(json.dumps(result, indent=2, default=str))
+
+
+def _int_list(option: str, text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError as exc:
+        raise typer.BadParameter(f"{option} takes comma-separated integers, got {text!r}") from exc
 
 
 @app.command()

@@ -213,9 +213,11 @@ def aligner_from_heads(heads: "ProjectionHeads", name: str, runtime: str = "auto
 GENERATORS = ("dcgan-face-64",)
 
 
-def load_generator(name_or_path: str = "dcgan-face-64", device: str = "auto", dtype: str = "auto") -> Generator:
+def load_generator(name_or_path: str = "dcgan-face-64", device: str = "auto", dtype: str = "auto",
+                   **sampling) -> Generator:
     """A `Generator`: `dcgan-face-64` (the shipped DCGAN), a folder holding a DCGAN `weights.tar`, or a
-    diffusers pipeline folder (`model_index.json`; `device`/`dtype` apply to it). ModelError otherwise."""
+    diffusers pipeline folder (`model_index.json`; `device`, `dtype` and `sampling` — steps,
+    guidance_scale, resolution — apply to it). ModelError otherwise."""
     from persona_lens.models import gan
     from persona_lens.models.diffusion import is_diffusers_folder, load_diffusion_generator
 
@@ -223,7 +225,7 @@ def load_generator(name_or_path: str = "dcgan-face-64", device: str = "auto", dt
         return gan.DCGANFaces(gan.load_dcgan())
     path = Path(name_or_path).expanduser()
     if path.is_dir() and is_diffusers_folder(path):
-        return load_diffusion_generator(path, device=device, dtype=dtype)
+        return load_diffusion_generator(path, device=device, dtype=dtype, **sampling)
     if path.is_dir() and (path / "weights.tar").is_file():
         return gan.DCGANFaces(gan.load_dcgan(path / "weights.tar"), str(path.resolve()))
     raise ModelError(f"unknown generator {name_or_path!r}: not one of {list(GENERATORS)}, a diffusers pipeline "

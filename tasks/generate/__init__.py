@@ -1,7 +1,8 @@
 """The generate stage: personalize a real generator on a subject, draw base/personalized twins, score them.
 
 Entry points: `run_generate(GenerateParams, out_dir)` (the main job's default work), `run_job(job, out_dir)`
-for one YAML personalization job (`load_job(path)`), and `python -m persona_lens.tasks.generate.job JOB OUT`
+for one YAML personalization job (`load_job(path)`), `draw(DrawParams)` to draw a generator and an
+existing adapter without training, and `python -m persona_lens.tasks.generate.job JOB OUT`
 to run one job in its own process (resumable from its checkpoints).
 """
 
@@ -13,31 +14,33 @@ from prefect.cache_policies import NO_CACHE
 from persona_lens.storage import Catalog, DatasetRoot, read_marker, read_members, write_marker
 from persona_lens.tasks.images import decode_rgb
 from persona_lens.tasks.generate.checkpoints import CheckpointError
-from persona_lens.tasks.generate.params import GenerateJobParams, GenerateParams, PersonalizationJob, load_job
+from persona_lens.tasks.generate.params import (DrawParams, GenerateJobParams, GenerateParams, PersonalizationJob,
+                                                load_job)
 from persona_lens.tasks.generate.personalize import TrainConfig, personalize
 from persona_lens.tasks.generate.runner import GenerateResult, run_generate, run_job
 from persona_lens.tasks.generate.staging import params_key, stage_images
 from persona_lens.tasks.generate.subjects import Subject, SubjectError, images_subject
 
-__all__ = ["CheckpointError", "GenerateJobParams", "GenerateParams", "GenerateResult", "PersonalizationJob", "SubjectError",
-           "TrainConfig", "generate_task", "is_generated", "load_job", "mark_generated", "personalize",
+__all__ = ["CheckpointError", "DrawParams", "GenerateJobParams", "GenerateParams", "GenerateResult", "PersonalizationJob", "SubjectError",
+           "TrainConfig", "draw_task", "generate_task", "is_generated", "load_job", "mark_generated", "personalize",
            "run_generate", "run_job", "run_job_task", "stage_images_task"]
 
 STAGE = "generate"
 
 
-def _key(params: GenerateParams | GenerateJobParams) -> str:
+def _key(params: GenerateParams | GenerateJobParams | DrawParams) -> str:
     # A job is known by what its file says, not by the file's name.
     spec = params.load() if isinstance(params, GenerateJobParams) else params
     return params_key(spec.model_dump(mode="json"))
 
 
-def is_generated(root: DatasetRoot, params: GenerateParams | GenerateJobParams) -> bool:
+def is_generated(root: DatasetRoot, params: GenerateParams | GenerateJobParams | DrawParams) -> bool:
     """Whether these exact parameters already generated into `root` (their marker is there)."""
     return read_marker(root, STAGE, _key(params)) is not None
 
 
-def mark_generated(root: DatasetRoot, params: GenerateParams | GenerateJobParams, run_id: str, counts: dict) -> None:
+def mark_generated(root: DatasetRoot, params: GenerateParams | GenerateJobParams | DrawParams, run_id: str,
+                   counts: dict) -> None:
     """Written last, after every table: its presence means the run's rows are all committed."""
     write_marker(root, STAGE, _key(params), {"run_id": run_id, "counts": counts})
 
@@ -71,6 +74,14 @@ def run_job_task(params: GenerateJobParams, root: DatasetRoot, adapters_uri: str
     job = params.load()
     subject = ingested_subject(root, job) if job.subject.ingested else None
     return run(job, job.output or adapters_uri, subject=subject)
+
+
+@task(name="draw-twins", cache_policy=NO_CACHE)
+def draw_task(params: DrawParams) -> GenerateResult:
+    """A generator's outputs for prompts × seeds, and an adapter's twins of them (no training)."""
+    from persona_lens.tasks.generate.draw import draw
+
+    return draw(params)
 
 
 @task(name="stage-generated-images", cache_policy=NO_CACHE)

@@ -11,21 +11,17 @@ first training step, so a bad job leaves no adapter and no checkpoint behind.
 from __future__ import annotations
 
 import csv
-import json
-import logging
 from pathlib import Path
 
 from PIL import Image
 
 from persona_lens.models.diffusion import DiffusionGenerator, load_diffusion_generator, save_adapter
-from persona_lens.tasks.generate.tables import GeneratedImage, adapter_row, png_bytes
+from persona_lens.tasks.generate.tables import adapter_row, prompt_twins
 from persona_lens.tasks.generate.diffusion import DiffusionTrainConfig, personalize_diffusion
 from persona_lens.tasks.generate.fidelity import fidelity_rows, scoring_text
 from persona_lens.tasks.generate.params import PersonalizationJob
 from persona_lens.tasks.generate.subjects import IMAGE_SUFFIXES, SubjectError, open_rgb, packaged_photos
-from persona_lens.tasks.images import image_id_of
 
-log = logging.getLogger("persona_lens.generate")
 
 
 def reference_images(job: PersonalizationJob) -> list[Image.Image]:
@@ -69,31 +65,6 @@ def prompt_pairs(job: PersonalizationJob, config: DiffusionTrainConfig) -> tuple
     return [p for p in prompts for _ in job.seeds], [s for _ in prompts for s in job.seeds]
 
 
-def prompt_twins(*, model_id: str, method: str, subject: str, generator: str, prompts: list[str],
-                 seeds: list[int], base_images: list[Image.Image], personalized_images: list[Image.Image],
-                 hyperparameters: dict, adapter_uri: str, base_seconds: float,
-                 personalized_seconds: float) -> tuple[list[GeneratedImage], list[GeneratedImage]]:
-    """`generations` rows of base and personalized twins: same prompt and seed, linked by base_image_id."""
-    if not (len(prompts) == len(seeds) == len(base_images) == len(personalized_images)):
-        raise ValueError(f"twins must pair up: {len(prompts)} prompts, {len(seeds)} seeds, "
-                         f"{len(base_images)} base and {len(personalized_images)} personalized images")
-    hp, n = json.dumps(hyperparameters, sort_keys=True), max(len(prompts), 1)
-    base, pers = [], []
-    for prompt, seed, b, p in zip(prompts, seeds, base_images, personalized_images):
-        bb, pb = png_bytes(b), png_bytes(p)
-        bid, pid = image_id_of(bb), image_id_of(pb)
-        if bid == pid:   # the key is image_id: the personalized row would vanish behind its twin
-            log.warning("%s drew the same image as the base for %r, seed %d", model_id, prompt, seed)
-        common = {"subject": subject, "prompt": prompt, "seed": int(seed), "generator": generator}
-        base.append(GeneratedImage(bid, bb, {**common, "image_id": bid, "model_id": generator,
-                                                    "method": "base", "wall_seconds": base_seconds / n}))
-        pers.append(GeneratedImage(pid, pb, {**common, "image_id": pid, "model_id": model_id,
-                                                    "method": method, "base_image_id": bid, "hyperparameters": hp,
-                                                    "adapter_uri": adapter_uri,
-                                                    "wall_seconds": personalized_seconds / n}))
-    return base, pers
-
-
 def load_base(job: PersonalizationJob) -> DiffusionGenerator:
     d = job.diffusion
     return load_diffusion_generator(job.generator, device=d.device, dtype=d.dtype, steps=d.sample_steps,
@@ -123,7 +94,7 @@ def run_diffusion_job(job: PersonalizationJob, out_dir: str, references: list[Im
     hp = config.hyperparameters()
     uri = save_adapter(f"{out}/{model_id}.safetensors", job.method, p.adapter,
                        {"base_digest": base.digest, "base_model": base.name, "model_id": model_id,
-                        "token": config.token, "hyperparameters": hp}, p.lora_config)
+                        "token": config.token, "subject": job.subject.name, "hyperparameters": hp}, p.lora_config)
     result = GenerateResult()
     result.adapters.append(adapter_row(model_id=model_id, base_model=base.name, base_digest=base.digest,
                                               method=job.method, subject=job.subject.name, steps=p.steps,

@@ -160,6 +160,17 @@ def read_prompts(path: str | Path) -> list[str]:
     return data
 
 
+def prompt_list(value):
+    """Prompts given inline (a list) or as a prompts YAML file (a path)."""
+    return read_prompts(value) if isinstance(value, str) else value
+
+
+def check_seeds(value: list[int]) -> list[int]:
+    if not value or any(s < 0 for s in value) or len(set(value)) != len(value):
+        raise ValueError(f"seeds must be distinct non-negative integers, got {value}")
+    return value
+
+
 class PersonalizationJob(StageParams):
     """One personalization, as written in a job YAML file."""
 
@@ -186,17 +197,8 @@ class PersonalizationJob(StageParams):
             raise ValueError(f"unknown method {v!r}; known: {list(JOB_METHODS)}")
         return v
 
-    @field_validator("prompts", mode="before")
-    @classmethod
-    def _prompts(cls, v):
-        return read_prompts(v) if isinstance(v, str) else v
-
-    @field_validator("seeds")
-    @classmethod
-    def _seeds(cls, v: list[int]) -> list[int]:
-        if not v or any(s < 0 for s in v) or len(set(v)) != len(v):
-            raise ValueError(f"seeds must be distinct non-negative integers, got {v}")
-        return v
+    _prompts = field_validator("prompts", mode="before")(classmethod(lambda cls, v: prompt_list(v)))
+    _seeds = field_validator("seeds")(classmethod(lambda cls, v: check_seeds(v)))
 
     @property
     def is_diffusers(self) -> bool:
@@ -348,3 +350,44 @@ class GenerateJobParams(StageParams):
     def load(self) -> PersonalizationJob:
         overrides = {k: v for k, v in (("generator", self.model), ("prompts", self.prompts)) if v is not None}
         return load_job(self.job, **overrides)
+
+
+class DrawParams(StageParams):
+    """Draw with a generator, without training: its base outputs, and an adapter's twins of them."""
+
+    model: str = Field(DCGAN_NAME, description="dcgan-face-64, a DCGAN weights folder or a diffusers pipeline folder.")
+    prompts: list[str] = Field([], description="Text prompts (a list, or a prompts YAML file); diffusers only.")
+    seeds: list[int] = Field([0, 1, 2, 3], description="Seeds: every prompt is drawn with every seed (the DCGAN: "
+                                                       "one face per seed).")
+    adapter: str | None = Field(None, description="A trained adapter (.safetensors) of this base: also draw its "
+                                                  "personalized twins.")
+    model_id: str | None = Field(None, description="Name of the personalized model (default: the adapter's).")
+    subject: str | None = Field(None, description="Subject of the personalized model (default: the adapter's).")
+    device: str = Field("auto", description="auto, cpu or cuda[:n] (diffusers).")
+    dtype: str = Field("auto", description="auto, float32, float16 or bfloat16 (diffusers).")
+    sample_steps: int = Field(30, ge=1, le=1000, description="Sampling steps (diffusers).")
+    guidance_scale: float = Field(7.5, ge=0, description="Classifier-free guidance scale (diffusers).")
+    resolution: int | None = Field(None, ge=8, le=2048, description="Image size (diffusers; None: native).")
+    vl_encoder: str | None = Field("persona-lens-lit", description="Scores prompt fidelity of the twins; none: not scored.")
+
+    _model = field_validator("model")(classmethod(lambda cls, v: check_generator(v, diffusers=True)))
+    _device = field_validator("device")(classmethod(lambda cls, v: DiffusionSpec._device(v)))
+    _dtype = field_validator("dtype")(classmethod(lambda cls, v: DiffusionSpec._dtype(v)))
+
+    _prompts = field_validator("prompts", mode="before")(classmethod(lambda cls, v: prompt_list(v)))
+    _seeds = field_validator("seeds")(classmethod(lambda cls, v: check_seeds(v)))
+
+    @field_validator("adapter")
+    @classmethod
+    def _adapter(cls, v: str | None) -> str | None:
+        if v is not None and not Path(v).expanduser().is_file():
+            raise ValueError(f"adapter file {v!r} does not exist")
+        return str(Path(v).expanduser().resolve()) if v else v
+
+    @model_validator(mode="after")
+    def _backend(self) -> DrawParams:
+        if is_diffusers_generator(self.model) and not self.prompts:
+            raise ValueError(f"the diffusers pipeline {self.model!r} needs prompts (a list, or a prompts YAML file)")
+        if not is_diffusers_generator(self.model) and self.prompts:
+            raise ValueError(f"the DCGAN {self.model!r} is driven by latent codes: it takes seeds, not prompts")
+        return self

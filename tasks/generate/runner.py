@@ -63,7 +63,7 @@ def _model(generator: str, base, subject: Subject, pivots, cfg: TrainConfig, mod
                     snapshot_steps=snapshot_steps)
     digest = state_digest(base.state_dict())
     uri = save_adapter(f"{out_dir.rstrip('/')}/{model_id}.safetensors", p.adapter,
-                       {"base_digest": digest, "model_id": model_id, "method": cfg.method,
+                       {"base_digest": digest, "model_id": model_id, "method": cfg.method, "subject": subject.name,
                         "hyperparameters": cfg.hyperparameters()})
     result.adapters.append(tables.adapter_row(model_id=model_id, base_model=generator, base_digest=digest,
                                               method=cfg.method, subject=subject.name, steps=p.steps,
@@ -141,7 +141,8 @@ def _truth(params: GenerateParams, base, out_dir: str, result: GenerateResult) -
         for s, adapter in sorted(p.snapshots.items()):
             model_id = f"{DCGAN_NAME}-{cfg.method}-{subject.name}-{tag}-s{s:04d}"
             uri = save_adapter(f"{out_dir.rstrip('/')}/{model_id}.safetensors", adapter,
-                               {"base_digest": digest, "model_id": model_id, "method": cfg.method, "steps": s})
+                               {"base_digest": digest, "model_id": model_id, "method": cfg.method, "steps": s,
+                                "subject": subject.name, "hyperparameters": cfg.hyperparameters()})
             model = merged_generator(base, cfg.method, adapter, cfg.rank, cfg.alpha)
             result.adapters.append(tables.adapter_row(
                 model_id=model_id, base_model=params.generator, base_digest=digest, method=cfg.method,

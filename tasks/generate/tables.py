@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -16,6 +17,8 @@ from PIL import Image
 
 from persona_lens.schemas import get_schema
 from persona_lens.tasks.images import image_id_of
+
+log = logging.getLogger("persona_lens.generate")
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,40 @@ def twin_images(*, model_id: str, method: str, subject: str, generator: str, see
         pers.append(GeneratedImage(pid, pb, {**common, "image_id": pid, "model_id": model_id, "method": method,
                                              "base_image_id": bid, "hyperparameters": hp, "adapter_uri": adapter_uri,
                                              "wall_seconds": personalized_seconds / n}))
+    return base, pers
+
+
+def prompt_twins(*, model_id: str, method: str, subject: str | None, generator: str, prompts: list[str],
+                 seeds: list[int], base_images: list[Image.Image], personalized_images: list[Image.Image] | None,
+                 hyperparameters: dict, adapter_uri: str | None, base_seconds: float, personalized_seconds: float,
+                 latent_ids: list[str] | None = None) -> tuple[list[GeneratedImage], list[GeneratedImage]]:
+    """`generations` rows of base and personalized twins: same prompt and seed, linked by base_image_id.
+
+    `personalized_images` None: base rows only (a base model drawn on its own). `latent_ids`: the
+    codes of a generator driven by latent codes (prompts are then empty strings).
+    """
+    n_pers = len(base_images) if personalized_images is None else len(personalized_images)
+    if not (len(prompts) == len(seeds) == len(base_images) == n_pers) or (latent_ids and len(latent_ids) != len(seeds)):
+        raise ValueError(f"twins must pair up: {len(prompts)} prompts, {len(seeds)} seeds, "
+                         f"{len(base_images)} base and {n_pers} personalized images")
+    hp, n = json.dumps(hyperparameters, sort_keys=True), max(len(prompts), 1)
+    base, pers = [], []
+    for i, (prompt, seed, b) in enumerate(zip(prompts, seeds, base_images)):
+        bb = png_bytes(b)
+        bid = image_id_of(bb)
+        common = {"subject": subject, "prompt": prompt, "seed": int(seed), "generator": generator,
+                  "latent_id": latent_ids[i] if latent_ids else None}
+        base.append(GeneratedImage(bid, bb, {**common, "image_id": bid, "model_id": generator,
+                                             "method": "base", "wall_seconds": base_seconds / n}))
+        if personalized_images is None:
+            continue
+        pb = png_bytes(personalized_images[i])
+        pid = image_id_of(pb)
+        if bid == pid:   # the key is image_id: the personalized row would vanish behind its twin
+            log.warning("%s drew the same image as the base for %r, seed %d", model_id, prompt, seed)
+        pers.append(GeneratedImage(pid, pb, {**common, "image_id": pid, "model_id": model_id, "method": method,
+                                             "base_image_id": bid, "hyperparameters": hp,
+                                             "adapter_uri": adapter_uri, "wall_seconds": personalized_seconds / n}))
     return base, pers
 
 

@@ -63,3 +63,43 @@ def test_a_job_file_personalizes_a_subject_ingested_before(root, tmp_path):
     job.write_text(yaml.safe_dump({"subject": {"name": "nobody", "ingested": True}, "method": "lora"}))
     with pytest.raises(SubjectError, match="'nobody' has no ingested images"):
         generate_job_flow(GenerateJobParams(job=str(job)), root=root.url)
+
+
+def test_drawing_an_existing_adapter_trains_nothing_and_links_twins_to_the_trained_rows(root):
+    from persona_lens.flows.generate import generate_draw_flow
+    from persona_lens.tasks.generate import DrawParams
+
+    generate_flow(TINY, root=root.url, run_id="g1")
+    with Catalog(root) as cat:
+        (uri,) = [r["checkpoint_uri"] for r in cat.query("SELECT checkpoint_uri FROM adapters WHERE method = 'full'")
+                  .to_pylist()]
+        adapters = cat.scalar("SELECT count(*) FROM adapters")
+    params = DrawParams(seeds=[7, 8], adapter=uri)
+    result = generate_draw_flow(params, root=root.url, run_id="d1")
+    assert result["images.generated"] == 2 and result["images.base"] == 2
+    with Catalog(root) as cat:
+        assert cat.scalar("SELECT count(*) FROM adapters") == adapters            # nothing trained
+        assert cat.scalar("""
+            SELECT count(*) FROM generations g JOIN images b ON b.image_id = g.base_image_id
+            WHERE g.seed IN (7, 8) AND g.method = 'full' AND g.subject = 'astronaut' AND b.role = 'base'""") == 2
+    assert generate_draw_flow(params, root=root.url, run_id="d2")["skipped"] == 1
+
+
+def test_the_cli_draws_a_base_model_alone_and_refuses_prompts_for_the_dcgan(root, tmp_path, monkeypatch, capsys):
+    import json
+    import sys
+
+    from typer.testing import CliRunner
+
+    from persona_lens.flows.cli import app, main
+
+    res = CliRunner().invoke(app, ["generate", "--model", "dcgan-face-64", "--seeds", "4,5", "--root", root.url])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["images.base"] == 2
+    (tmp_path / "p.yaml").write_text("- a smiling face\n")
+    monkeypatch.setattr(sys, "argv", ["persona-lens", "generate", "--prompts", str(tmp_path / "p.yaml"),
+                                      "--root", root.url])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1 and "driven by latent codes" in err
