@@ -82,7 +82,7 @@ def render_world(spec: WorldSpec, folder: Path, workers: int = 1) -> WorldPart:
     depend on it.
     """
     from persona_lens.world.identities import render_identities
-    from persona_lens.world.profiles import render_profiles
+    from persona_lens.world.generators import render_profiles
     from persona_lens.world.scenes import render_scenes
 
     part = render_identities(spec, folder, workers=workers)

@@ -22,9 +22,7 @@ How each aspect is realised, always continuous in the intensity t (t = 0 draws t
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -33,8 +31,8 @@ from persona_lens.world.backgrounds import BACKGROUND_KINDS, draw_background
 from persona_lens.world.creatures import MARK_REGION, POSITIONAL_MARKS, Mark, RenderParams, sample_params
 from persona_lens.world.render import render
 from persona_lens.world.effects import apply_concepts
-from persona_lens.world.identities import IdentityTree, Individual, build_identities, check_spec, parallel_map
-from persona_lens.world.spec import WorldError, WorldPart, WorldSpec, rng_for, save_png
+from persona_lens.world.identities import IdentityTree, Individual, build_identities, check_spec
+from persona_lens.world.spec import WorldError, WorldSpec, rng_for
 from persona_lens.world.taxonomy import Concept, Taxonomy, load_taxonomy
 
 GENERATOR = "persona-lens-world"
@@ -258,70 +256,3 @@ def _moved(marks: tuple[Mark, ...], positions: list[list[float]], t: float) -> t
             m = Mark(m.kind, u, v, m.size, m.colour, m.opacity * t)
         out.append(m)
     return tuple(out)
-
-
-def render_profiles(spec: WorldSpec, out: Path, tree: IdentityTree | None = None,
-                    taxonomy: Taxonomy | None = None, workers: int = 1) -> WorldPart:
-    """Render every profile's base and personalized pictures under `out`/images/profiles.
-
-    Returns manifest rows (roles generated and base; paths relative to `out`) and the rows of
-    generations, world_profiles (one per profile and taxonomy aspect) and world_images.
-    """
-    tree = tree or build_identities(spec)
-    tax = taxonomy or load_taxonomy()
-    profiles = build_profiles(spec, tree, tax)
-    jobs = [(spec, Path(out), tree, profile, k) for profile in profiles for k in range(len(profile.prompts))]
-    part = WorldPart()
-    for rows in parallel_map(_render_job, jobs, workers):
-        for role, manifest_row in rows["manifest"]:
-            part.add_image(role, manifest_row)
-        for table, row in rows["tables"]:
-            part.add_row(table, row)
-    for profile in profiles:
-        for aspect in tax.names:
-            s = profile.shift(aspect)
-            part.add_row("world_profiles", {
-                "model_id": profile.model_id, "subject": profile.subject.instance, "aspect": aspect,
-                "concept": s.concept.phrase if s else None, "intensity": float(s.intensity) if s else 0.0})
-    return part
-
-
-def _render_job(job: tuple[WorldSpec, Path, IdentityTree, Profile, int]) -> dict[str, list]:
-    spec, out, tree, profile, k = job
-    prompt = profile.prompts[k]
-    subject = profile.subject
-    folder = f"images/profiles/{profile.model_id}"
-    base_rel, gen_rel = f"{folder}/base-{k:02d}.png", f"{folder}/generated-{k:02d}.png"
-    base_img, gen_img = render_base(spec, profile, prompt), render_personalized(spec, profile, prompt, tree)
-    base_id, gen_id = save_png(base_img, out / base_rel), save_png(gen_img, out / gen_rel)
-    if base_id == gen_id:
-        # One image_id cannot be two rows; and a personalization that shows no subject is a renderer bug.
-        raise WorldError(f"{profile.model_id} prompt {k}: the personalized picture equals the base picture; "
-                         f"the subject's marks must stay visible")
-    render_json = generation_params(spec, subject, prompt).to_json()
-    common = {"prompt": prompt.text, "seed": prompt.seed, "generator": GENERATOR}
-    shifts = {s.aspect: s.to_json() for s in profile.shifts}
-    return {
-        "manifest": [
-            # The base picture shows a generic member of the breed: no instance, no subject.
-            ("base", {"path": base_rel, "category": subject.category, "subclass": subject.subclass,
-                      "instance": None, "subject": None}),
-            # The personalized picture is labelled with what the model was personalized on; whether it
-            # still shows that individual is the truth in world_profiles.
-            ("generated", {"path": gen_rel, **subject.labels(), "subject": subject.instance}),
-        ],
-        "tables": [
-            ("generations", {"image_id": base_id, "model_id": BASE_MODEL_ID, "method": "base",
-                             "subject": None, "base_image_id": None, **common}),
-            ("generations", {"image_id": gen_id, "model_id": profile.model_id, "method": "simulated",
-                             "subject": subject.instance, "base_image_id": base_id, **common}),
-            ("world_images", {"image_id": base_id, "kind": "base", "instance": None, "seed": prompt.seed,
-                              "params": json.dumps({"prompt": prompt.text, "subclass": subject.subclass,
-                                                    "render": render_json}, sort_keys=True)}),
-            ("world_images", {"image_id": gen_id, "kind": "generated", "instance": subject.instance,
-                              "seed": prompt.seed,
-                              "params": json.dumps({"prompt": prompt.text, "model_id": profile.model_id,
-                                                    "render": render_json, "shifts": shifts},
-                                                   sort_keys=True)}),
-        ],
-    }

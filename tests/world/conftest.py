@@ -39,7 +39,7 @@ def tiny_identities(tmp_path_factory) -> Rendered:
 
 @pytest.fixture(scope="session")
 def tiny_profiles(tmp_path_factory) -> Rendered:
-    from persona_lens.world.profiles import render_profiles
+    from persona_lens.world.generators import render_profiles
 
     out = tmp_path_factory.mktemp("profiles")
     return Rendered(TINY, out, render_profiles(TINY, out))

@@ -12,7 +12,8 @@ import pytest
 from persona_lens.schemas import get_schema
 from persona_lens.world.identities import build_identities, render_identities
 from persona_lens.world.profiles import (BASE_MODEL_ID, CONTROL_EVERY, GENERATOR, Profile, Shift,
-                                         build_profiles, render_base, render_personalized, render_profiles)
+                                         build_profiles, render_base, render_personalized)
+from persona_lens.world.generators import render_profiles
 from persona_lens.world.spec import world_spec
 from persona_lens.world.taxonomy import load_taxonomy
 from tests.world.conftest import TINY, Rendered
