@@ -21,7 +21,7 @@ from persona_lens.tasks.embed.params import EmbedParams
 from persona_lens.tasks.finexl.params import EvalExplainParams, ExplainParams, TrainExplainerParams
 from persona_lens.tasks.generate.params import DrawParams, GenerateJobParams, GenerateParams
 from persona_lens.tasks.ingest.params import IngestParams
-from persona_lens.tasks.rank.params import EvalRankParams, RankParams
+from persona_lens.tasks.rank.params import DriftSweepParams, EvalRankParams, RankParams
 from persona_lens.tasks.world.params import WorldLoadParams, WorldMakeParams
 
 configure_environment()  # before Prefect or transformers are imported
@@ -291,6 +291,15 @@ def rank(params: RankParams, root: RootOpt = None,
     if evaluate:
         result["eval"] = eval_rank_flow(EvalRankParams(rank_run=result["run_id"]), root=root, run_id=result["run_id"])
     typer.echo(json.dumps(result, indent=2, default=str))
+
+
+@app.command("drift-sweep")
+@stage_options(DriftSweepParams)
+def drift_sweep(params: DriftSweepParams, root: RootOpt = None) -> None:
+    """Graded identity drift per subject: within-subject Spearman of FPR, CLIP-I and DINO (eval_rank)."""
+    from persona_lens.flows.rank import drift_sweep_flow
+
+    typer.echo(json.dumps(drift_sweep_flow(params, root=root), indent=2, default=str))
 
 
 @app.command()

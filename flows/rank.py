@@ -4,7 +4,9 @@
 writes `rankings` (per query and granularity), `rank_summary` (per model: mAP, cmc@k, recall@k,
 beside CLIP-I and DINO) and `rank_scores` (per query and score). `eval-rank` reads `rank_scores` and
 scores FPR and the semantic scores against the world's known identity drift (`eval_rank`). Run the
-embed stage with the parameters' encoders first (the main job does).
+embed stage with the parameters' encoders first (the main job does). `drift-sweep` needs nothing in the
+root: it renders graded identity drift for a few subjects of a world and writes how each identity score
+follows it (`eval_rank`, split `drift_sweep`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from prefect.utilities.annotations import quote
 
 from persona_lens.flows.run_context import stage_run
 from persona_lens.tasks.markdown import tables_markdown
-from persona_lens.tasks.rank import (EVAL_TABLE, EvalRankParams, RankParams, evaluate_rank_task, fit_ranker_task,
-                                     load_rank_data_task, rank_tables_task, summary_markdown)
+from persona_lens.tasks.rank import (EVAL_TABLE, DriftSweepParams, EvalRankParams, RankParams, drift_sweep_task,
+                                     evaluate_rank_task, fit_ranker_task, load_rank_data_task, rank_tables_task,
+                                     summary_markdown, sweep_markdown)
 
 
 @flow(name="rank")
@@ -43,4 +46,16 @@ def eval_rank_flow(params: EvalRankParams = EvalRankParams(), root: str | None =
         run.write(EVAL_TABLE, table)
         create_markdown_artifact(key="rank-eval", markdown=tables_markdown({EVAL_TABLE: table}),
                                  description="FPR vs CLIP-I vs DINO against the known identity drift")
+        return run.result(rows=table.num_rows)
+
+
+@flow(name="drift-sweep")
+def drift_sweep_flow(params: DriftSweepParams = DriftSweepParams(), root: str | None = None,
+                     run_id: str | None = None) -> dict:
+    """Graded identity drift per subject: does FPR follow it while the semantic scores do not?"""
+    with stage_run("drift-sweep", params, root, run_id) as run:
+        table = drift_sweep_task(params)
+        run.write(EVAL_TABLE, table)
+        create_markdown_artifact(key="rank-drift-sweep", markdown=sweep_markdown(table),
+                                 description="Within-subject Spearman of each identity score with true fidelity")
         return run.result(rows=table.num_rows)

@@ -59,6 +59,15 @@ def image_encoder_name(name: str | None) -> str | None:
         raise ValueError(str(exc)) from exc
 
 
+def world_size(size: str) -> str:
+    """A world preset's name, for a field validator (ValueError naming the presets)."""
+    from persona_lens.world.spec import SIZES
+
+    if size not in SIZES:
+        raise ValueError(f"unknown world size; choose one of {list(SIZES)}")
+    return size
+
+
 def text_encoder_name(name: str | None) -> str | None:
     """Like `image_encoder_name`, for a text encoder; None or empty means no text encoder."""
     try:

@@ -119,7 +119,7 @@ def build_profiles(spec: WorldSpec, tree: IdentityTree | None = None,
                 shift = _draw_shift(spec, tree, tax, subject, aspect, rng)
                 if shift is not None:
                     shifts.append(shift)
-        prompts = _prompts(spec, tax, model_id, subject, shifts)
+        prompts = profile_prompts(spec, tax, model_id, subject, shifts)
         profiles.append(Profile(model_id, subject, tuple(shifts), prompts))
     return profiles
 
@@ -137,7 +137,13 @@ def _draw_shift(spec: WorldSpec, tree: IdentityTree, tax: Taxonomy, subject: Ind
     if not concepts:
         return None
     concept = concepts[int(rng.integers(len(concepts)))]
-    intensity = round(float(rng.uniform(0.2, 1.0)), 2)
+    return concept_shift(tree, subject, concept, round(float(rng.uniform(0.2, 1.0)), 2), rng)
+
+
+def concept_shift(tree: IdentityTree, subject: Individual, concept: Concept, intensity: float,
+                  rng: np.random.Generator) -> Shift:
+    """`subject`'s shift towards `concept` at `intensity`, with what the renderer needs (the marks' new
+    places, the look-alike breed, the background kind) drawn from `rng`."""
     detail: dict = {}
     if concept.op == "identity_drift":
         mode = concept.params.get("mode")
@@ -146,6 +152,8 @@ def _draw_shift(spec: WorldSpec, tree: IdentityTree, tax: Taxonomy, subject: Ind
         elif mode == "swapped":
             # Prefer a look-alike of the same group: the drift real fine-tuning most often makes.
             pool = tree.lookalikes(subject.subclass) or tree.same_category(subject.subclass)
+            if not pool:
+                raise WorldError(f"{subject.instance}: no other breed of its kind to swap to")
             detail = {"target": str(pool[int(rng.integers(len(pool)))])}
         elif mode == "moved":
             detail = {"positions": [_far_position(subject.category, m, rng) for m in subject.marks
@@ -158,7 +166,7 @@ def _draw_shift(spec: WorldSpec, tree: IdentityTree, tax: Taxonomy, subject: Ind
             raise WorldError(f"concept {concept.phrase!r}: unknown background kind {kind!r}; "
                              f"the renderer draws {list(BACKGROUND_KINDS)}")
         detail = {"kind": kind}
-    return Shift(aspect, concept, intensity, detail)
+    return Shift(concept.aspect, concept, intensity, detail)
 
 
 def _far_position(category: str, mark: Mark, rng: np.random.Generator) -> list[float]:
@@ -169,7 +177,7 @@ def _far_position(category: str, mark: Mark, rng: np.random.Generator) -> list[f
     return [round(float(best[0]), 4), round(float(best[1]), 4)]
 
 
-def _prompts(spec: WorldSpec, tax: Taxonomy, model_id: str, subject: Individual,
+def profile_prompts(spec: WorldSpec, tax: Taxonomy, model_id: str, subject: Individual,
              shifts: list[Shift]) -> tuple[Prompt, ...]:
     """The profile's prompts: backgrounds × templates in a seeded order, each with its own seed.
 

@@ -2,7 +2,9 @@
 
 The stage's entry point: flows/rank.py calls only what this module exposes. `rank` fits the identity
 ranker on the gallery and writes `rankings`, `rank_summary` and `rank_scores`; `eval-rank` reads
-`rank_scores` back and scores it against the world's known identity drift (`eval_rank`).
+`rank_scores` back and scores it against the world's known identity drift (`eval_rank`); `drift-sweep`
+renders graded identity drift per subject and scores every identity score on it (`eval_rank`, split
+`drift_sweep`).
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from persona_lens.schemas import get_schema
 from persona_lens.storage import DatasetRoot
 from persona_lens.tasks.rank.evaluate import STAGE, pair_rows, reference_rows, spearman_rows
 from persona_lens.tasks.rank.inputs import has_rank_queries, load_identity_truth, load_rank_data, load_rank_scores
-from persona_lens.tasks.rank.params import EvalRankParams, RankParams
+from persona_lens.tasks.rank.params import DriftSweepParams, EvalRankParams, RankParams
 from persona_lens.tasks.rank.ranker import IdentityRanker, RankError
 from persona_lens.tasks.rank.ranking import RankData, fit_ranker, rank, rank_references
+from persona_lens.tasks.rank.sweep import sweep_markdown
 from persona_lens.tasks.rank.tables import (identity_from_table, rank_scores_table, rankings_table,
                                             reference_from_table, summary_markdown, summary_table)
 
-__all__ = ["EVAL_TABLE", "EvalRankParams", "RankError", "RankParams", "evaluate_rank_task", "fit_ranker_task",
+__all__ = ["EVAL_TABLE", "DriftSweepParams", "EvalRankParams", "drift_sweep_task", "sweep_markdown", "RankError", "RankParams", "evaluate_rank_task", "fit_ranker_task",
            "has_rank_queries", "load_rank_data_task", "rank_tables_task", "summary_markdown"]
 
 EVAL_TABLE = f"eval_{STAGE}"
@@ -52,8 +55,19 @@ def evaluate_rank(root: DatasetRoot, params: EvalRankParams) -> pa.Table:
     return get_schema(EVAL_TABLE).from_rows(rows)
 
 
+def drift_sweep_table(params: DriftSweepParams) -> pa.Table:
+    """Render, encode and score the drift sweep; its `eval_rank` rows (split `drift_sweep`)."""
+    from persona_lens.tasks.rank.sweep import run_drift_sweep, sweep_rows
+
+    result = run_drift_sweep(params.size, params.seed, params.subjects, params.levels, params.prompts,
+                             params.augment, params.shrinkage, params.vl_encoder, params.image_encoder,
+                             params.workers)
+    return get_schema(EVAL_TABLE).from_rows(sweep_rows(result, params.resamples, params.seed))
+
+
 # Thin task wrappers (no caching: inputs are arrays, and each step takes seconds).
 load_rank_data_task = task(load_rank_data, name="load-rank-data", cache_policy=NO_CACHE)
 fit_ranker_task = task(fit_stage_ranker, name="fit-identity-ranker", cache_policy=NO_CACHE)
 rank_tables_task = task(rank_tables, name="rank-queries", cache_policy=NO_CACHE)
 evaluate_rank_task = task(evaluate_rank, name="evaluate-rank", cache_policy=NO_CACHE)
+drift_sweep_task = task(drift_sweep_table, name="drift-sweep", cache_policy=NO_CACHE)

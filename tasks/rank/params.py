@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from persona_lens.tasks.params import StageParams, image_encoder_name
+from persona_lens.tasks.params import StageParams, image_encoder_name, world_size
 
 
 class RankParams(StageParams):
@@ -47,3 +47,32 @@ class EvalRankParams(StageParams):
     """Scoring a rank run against the world's known identity drift."""
 
     rank_run: str | None = Field(None, description="run_id of the rank run to score (None: the latest).")
+
+
+class DriftSweepParams(StageParams):
+    """The drift sweep (tasks/rank/sweep.py): graded identity drift per subject, scored by FPR and the
+    semantic scores; rows of split `drift_sweep` in `eval_rank`."""
+
+    size: str = Field("small", description="World preset the sweep's subjects and gallery come from.")
+    seed: int = Field(2, ge=0, description="World seed (2: reported; 1 was used to choose the ranker's augmentation).")
+    subjects: int = Field(4, ge=2, description="Subjects swept (each of another breed).")
+    levels: tuple[float, ...] = Field((0.0, 0.25, 0.5, 0.75, 1.0), min_length=3,
+                                      description="Identity-drift levels of each subject's models.")
+    prompts: int = Field(4, ge=1, description="Pictures per model.")
+    augment: int = Field(2, ge=0, le=8, description="Image-operation copies of each gallery picture in the ranker's fit.")
+    shrinkage: float = Field(0.3, gt=0, le=1, description="LDA covariance shrinkage in (0, 1].")
+    vl_encoder: str = Field("persona-lens-lit", description="Vision-language encoder: CLIP-I, and its image tower's "
+                                                            "features for the ranker.")
+    image_encoder: str = Field("efficientnet-lite0", description="Encoder of the DINO-style score.")
+    resamples: int = Field(1000, ge=10, description="Bootstrap resamples of the subjects.")
+    workers: int = Field(1, ge=1, description="Render processes (the pictures do not depend on it).")
+
+    _canonical = field_validator("vl_encoder", "image_encoder")(image_encoder_name)
+    _size = field_validator("size")(world_size)
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, levels: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0.0 <= t <= 1.0 for t in levels) or len(set(levels)) != len(levels) or 0.0 not in levels:
+            raise ValueError("levels must be distinct values in [0, 1], 0 among them (the faithful model)")
+        return tuple(sorted(levels))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pydantic import AliasChoices, Field, field_validator
 
-from persona_lens.tasks.params import StageParams
-from persona_lens.world.spec import SIZES
+from persona_lens.tasks.params import StageParams, world_size
 
 
 class WorldMakeParams(StageParams):
@@ -17,12 +16,7 @@ class WorldMakeParams(StageParams):
                             validation_alias=AliasChoices("out", "folder"))
     workers: int = Field(1, ge=1, description="Render processes (the bytes do not depend on it).")
 
-    @field_validator("size")
-    @classmethod
-    def _known_size(cls, size: str) -> str:
-        if size not in SIZES:
-            raise ValueError(f"unknown world size; choose one of {list(SIZES)}")
-        return size
+    _size = field_validator("size")(world_size)
 
 
 class WorldLoadParams(StageParams):
