@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from persona_lens.models.base import ModelError, l2_normalize
-from persona_lens.models.runtime import default_cache_dir, noise_images, tower_backend
+from persona_lens.models.runtime import default_cache_dir, in_batches, noise_images, tower_backend
 
 NAME = "efficientnet-lite0"
 IMAGE_SIZE = 224
@@ -114,4 +114,4 @@ class EfficientNetLite0Encoder:
         """(n, 1280) float32, rows L2-normalised (a non-finite row stays non-finite for the caller to see)."""
         if not images:
             return np.zeros((0, DIM), np.float32)
-        return l2_normalize(self.features(preprocess(images)))
+        return l2_normalize(in_batches(images, lambda batch: self.features(preprocess(batch))))

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from persona_lens.models.base import ModelError, l2_normalize
-from persona_lens.models.runtime import check_runtime, check_threads, default_cache_dir, noise_images, tower_backend
+from persona_lens.models.runtime import check_runtime, check_threads, default_cache_dir, in_batches, noise_images, tower_backend
 
 #: Image-text models: image and text features meet in one projected space.
 DUAL_MODEL_TYPES = frozenset({"clip", "siglip"})
@@ -96,7 +96,7 @@ class HFVisionEncoder:
         """(n, dim) float32, rows L2-normalised."""
         if not images:
             return np.zeros((0, self.dim), np.float32)
-        return l2_normalize(self.backend(self.preprocess(images)))
+        return l2_normalize(in_batches(images, lambda batch: self.backend(self.preprocess(batch))))
 
     @property
     def tokenizer(self):

@@ -22,7 +22,7 @@ from PIL import Image
 
 from persona_lens.models.base import l2_normalize
 from persona_lens.models.efficientnet import load_network, preprocess, weights_path
-from persona_lens.models.runtime import default_cache_dir, noise_images, tower_backend
+from persona_lens.models.runtime import default_cache_dir, in_batches, noise_images, tower_backend
 
 NAME = "efficientnet-lite0-multilevel"
 #: Part of the ONNX cache key: bump when the layers read or the statistics change.
@@ -73,4 +73,4 @@ class EfficientNetLite0MultiLevelEncoder:
         """(n, 2912) float32, rows L2-normalised. Images are preprocessed as for EfficientNet-Lite0."""
         if not images:
             return np.zeros((0, DIM), np.float32)
-        return l2_normalize(self.backend(preprocess(images)))
+        return l2_normalize(in_batches(images, lambda batch: self.backend(preprocess(batch))))
