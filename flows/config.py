@@ -53,6 +53,8 @@ class EmbedConfig(EmbedParams):
 class RankConfig(RankParams):
     enabled: bool = Field(True, description="Run Finer-Personalization Rank when there are generated images with a subject.")
     evaluate: bool = Field(True, description="Score it against the world's known identity drift (eval_rank).")
+    drift_sweep: bool = Field(True, description="With evaluate: also run the drift sweep (DriftSweepParams defaults, "
+                                                "~1.5 min): does FPR follow graded identity drift?")
 
     def stage_params(self, embed: EmbedConfig) -> RankParams:
         """The rank stage's parameters; the semantic scores follow the embed section unless set here."""

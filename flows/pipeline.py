@@ -12,12 +12,12 @@ from persona_lens.flows.embed import embed_flow
 from persona_lens.flows.explain import explain_flow
 from persona_lens.flows.generate import generate_flow
 from persona_lens.flows.ingest import ingest_flow
-from persona_lens.flows.rank import eval_rank_flow, rank_flow
+from persona_lens.flows.rank import drift_sweep_flow, eval_rank_flow, rank_flow
 from persona_lens.flows.run_context import stage_run
 from persona_lens.flows.world import world_load_flow, world_make_flow
 from persona_lens.tasks.aligner import EvalAlignerParams
 from persona_lens.tasks.markdown import tables_markdown
-from persona_lens.tasks.rank import EvalRankParams, has_rank_queries
+from persona_lens.tasks.rank import DriftSweepParams, EvalRankParams, has_rank_queries
 from persona_lens.tasks.summary import dataset_summary_task
 from persona_lens.tasks.world import WorldLoadParams
 
@@ -62,6 +62,8 @@ def pipeline_flow(root: str | None = None, config: dict | None = None, run_id: s
                 rank_flow(rank, **at)
                 if cfg.rank.evaluate and cfg.sources is None:
                     eval_rank_flow(EvalRankParams(rank_run=run.run_id), **at)
+                    if cfg.rank.drift_sweep:
+                        drift_sweep_flow(DriftSweepParams(), **at)
         explain = cfg.explain.stage_params(embed) if cfg.explain.enabled else None
         if explain is not None:
             with run.step("explain"):

@@ -7,6 +7,8 @@ WITH latest AS (
     WHERE (stage = 'aligner' AND (detail = 'all_edits' OR metric IN ('recall@1', 'recall@5')))
        OR (stage = 'rank' AND metric = 'pair_accuracy' AND split IN ('control', 'faithful'))
        OR (stage = 'rank' AND split = 'reference' AND detail = 'instance' AND metric = 'mAP')
+       OR (stage = 'rank' AND split = 'drift_sweep' AND metric = 'within_subject_spearman'
+           AND detail LIKE 'mode=all, other=none%')
        OR (stage = 'explain' AND split = 'root' AND detail IS NULL
            AND metric IN ('explanation_accuracy', 'detection_f1'))
 )

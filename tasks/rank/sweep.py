@@ -92,6 +92,7 @@ def sweep_rows(result: SweepScores, resamples: int = 1000, seed: int = 0) -> lis
     modes = sorted({m.mode for m in models})
     rows = []
     for method, score in result.scores.items():
+        spearman = []
         for mode in [*modes, "all"]:
             for other in ("none", "shifted"):
                 rhos = []
@@ -105,9 +106,10 @@ def sweep_rows(result: SweepScores, resamples: int = 1000, seed: int = 0) -> lis
                 rhos = np.array(rhos)
                 lo, hi = _bootstrap(rhos, resamples, seed)
                 detail = f"mode={mode}, other={other}, subjects={len({s for s, m, o in groups if m == mode or mode == 'all'})}"
-                rows += [_row(method, "within_subject_spearman", rhos.mean(), detail),
-                         _row(method, "within_subject_spearman_ci_low", lo, detail),
-                         _row(method, "within_subject_spearman_ci_high", hi, detail)]
+                spearman += [_row(method, "within_subject_spearman", rhos.mean(), detail),
+                             _row(method, "within_subject_spearman_ci_low", lo, detail),
+                             _row(method, "within_subject_spearman_ci_high", hi, detail)]
+        rows += spearman
         for mode in modes:
             for level in sorted({m.level for m in models}):
                 for other in ("none", "shifted"):
@@ -116,6 +118,9 @@ def sweep_rows(result: SweepScores, resamples: int = 1000, seed: int = 0) -> lis
                     rows.append(_row(method, "mean_score", score[idx].mean(),
                                      f"mode={mode}, level={level:.2f}, other={other}"))
         rows += _cost_rows(method, score, groups, models)
+    # A score that ignores identity has an expected within-subject Spearman of 0.
+    rows += [_row("chance", "within_subject_spearman", 0.0, r["detail"]) for r in spearman
+             if r["metric"] == "within_subject_spearman"]
     return rows
 
 

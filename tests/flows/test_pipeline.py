@@ -61,6 +61,8 @@ def test_the_default_run_embeds_every_world_image_and_scores_the_aligner_and_the
         assert cat.scalar("SELECT count(*) FROM captions WHERE model = 'deper'") > 0
         assert {r["method"] for r in cat.query(load("describe_scores")).to_pylist() if r["metric"] == "cider"} == {
             "frozen_captioner", "style_only", "deper"}
+        sweep = {r["method"]: r["score"] for r in cat.query(load("eval_summary")).to_pylist()
+                 if r["split"] == "drift_sweep"}
         ranker = {r["method"]: r["value"] for r in cat.query(
             "SELECT method, value FROM eval_rank WHERE split = 'reference' AND detail = 'instance' "
             "AND metric = 'mAP'").to_pylist()}
@@ -69,6 +71,8 @@ def test_the_default_run_embeds_every_world_image_and_scores_the_aligner_and_the
     assert scores[("heldout_world", "recall@1")][0] > 0.8
     # The identity ranker on real individuals: measured 0.83 vs 0.20 for the raw features, chance 0.10.
     assert ranker["fpr"] > 0.6 and ranker["fpr"] > ranker["raw"] + 0.3 and ranker["fpr"] > 4 * ranker["chance"]
+    # The drift sweep (graded identity drift per subject): FPR follows it, measured 0.94 (docs/rank.md).
+    assert set(sweep) == {"fpr", "clip_i", "dino"} and sweep["fpr"] > 0.7 and sweep["fpr"] > sweep["clip_i"]
     # Full fine-tuning moves both subjects' twins clearly towards the subject (face-descriptor distance).
     # FineXL on the job's known-truth models (8 world profiles, 4 GAN snapshots): measured 0.44 vs
     # coarse 0.40 and random concepts far below; a small set, so only the order against chance is held.

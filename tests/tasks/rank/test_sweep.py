@@ -41,7 +41,8 @@ def test_a_score_that_follows_fidelity_has_spearman_one_and_a_constant_one_zero(
 def test_every_row_is_of_the_sweep_split_with_an_interval_per_spearman(models):
     rows = sweep_rows(SweepScores(models, {"fpr": np.random.default_rng(0).random(len(models))}), resamples=50)
     assert {r["split"] for r in rows} == {"drift_sweep"} and {r["stage"] for r in rows} == {"rank"}
-    spear = [r for r in rows if r["metric"] == "within_subject_spearman"]
+    spear = [r for r in rows if r["metric"] == "within_subject_spearman" and r["method"] == "fpr"]
+    assert {r["value"] for r in rows if r["method"] == "chance"} == {0.0}
     lows = [r for r in rows if r["metric"] == "within_subject_spearman_ci_low"]
     assert len(spear) == len(lows) == (3 + 1) * 2          # 3 modes + all, × other none/shifted
 
