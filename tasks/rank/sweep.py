@@ -213,7 +213,7 @@ def sweep_markdown(table) -> str:
     from persona_lens.tasks.markdown import markdown_table
 
     rows = table.to_pylist()
-    methods = sorted({r["method"] for r in rows}, key=lambda m: METHODS.index(m) if m in METHODS else 99)
+    methods = sorted({r["method"] for r in rows} - {"chance"}, key=lambda m: METHODS.index(m) if m in METHODS else 99)
     value = {(r["method"], r["metric"], r["detail"]): r["value"] for r in rows}
     details = list(dict.fromkeys(r["detail"] for r in rows if r["metric"] == "within_subject_spearman"))
     body = []
@@ -222,7 +222,8 @@ def sweep_markdown(table) -> str:
         for m in methods:
             v = value.get((m, "within_subject_spearman", d))
             lo, hi = value.get((m, "within_subject_spearman_ci_low", d)), value.get((m, "within_subject_spearman_ci_high", d))
-            cells.append("" if v is None else f"{v:.2f} [{lo:.2f}, {hi:.2f}]")
+            interval = "" if lo is None or hi is None else f" [{lo:.2f}, {hi:.2f}]"
+            cells.append("" if v is None else f"{v:.2f}{interval}")
         body.append([d.rsplit(", subjects=", 1)[0], *cells])
     ratio = {r["method"]: r["value"] for r in rows if r["metric"] == "other_to_drift_cost_ratio"}
     body.append(["other-shift cost / drift cost", *[f"{ratio[m]:.2f}" if m in ratio else "" for m in methods]])

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from persona_lens.tasks.rank.params import DriftSweepParams
-from persona_lens.tasks.rank.sweep import SweepScores, sweep_rows
+from persona_lens.schemas import get_schema
+from persona_lens.tasks.rank.sweep import SweepScores, sweep_markdown, sweep_rows
 from persona_lens.tasks.params import ConfigError
 from persona_lens.world.sweeps import drift_sweep
 from tests.world.conftest import TINY
@@ -52,3 +53,12 @@ def test_every_row_is_of_the_sweep_split_with_an_interval_per_spearman(models):
 def test_bad_sweep_parameters_are_refused(over, match):
     with pytest.raises(ConfigError, match=match):
         DriftSweepParams.parse(**over)
+
+
+def test_the_markdown_lists_every_score_with_its_interval_and_the_cost_ratio(models):
+    fidelity = np.array([m.fidelity for m in models])
+    rows = sweep_rows(SweepScores(models, {"fpr": fidelity, "clip_i": -fidelity}), resamples=50)
+    text = sweep_markdown(get_schema("eval_rank").from_rows(rows))
+    assert "| fpr | clip_i |" in text and "chance" not in text
+    assert "| mode=all, other=none | 1.00 [1.00, 1.00] | -1.00 [-1.00, -1.00] |" in text
+    assert "other-shift cost / drift cost" in text
