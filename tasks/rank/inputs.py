@@ -97,9 +97,35 @@ def load_rank_data(root: DatasetRoot, params: RankParams) -> RankData:
         for name, encoder in params.semantic.items():
             semantic[name] = subject_similarity(load_vectors(catalog, encoder, queries.image_ids), queries.subjects,
                                                 compare, load_vectors(catalog, encoder, compare.image_ids))
-        return RankData(gallery, load_vectors(catalog, params.encoder, gallery.image_ids), queries,
+        data = RankData(gallery, load_vectors(catalog, params.encoder, gallery.image_ids), queries,
                         load_vectors(catalog, params.encoder, queries.image_ids), references,
                         load_vectors(catalog, params.encoder, references.image_ids), semantic)
+        if params.augment and params.ranker == "lda":
+            data.fit_vectors, data.fit_labels = augmented_gallery(root, catalog, gallery, params)
+        return data
+
+
+_URIS_SQL = """
+SELECT image_id, any_value(uri) AS uri FROM images
+WHERE image_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY image_id
+"""
+
+
+def augmented_gallery(root: DatasetRoot, catalog: Catalog, gallery: Labelled, params: RankParams
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """`params.augment` image-operation copies of every gallery picture (decoded from the shards),
+    encoded with the ranker's encoder, and their instance labels: the ranker learns that style, colour
+    and light vary *within* an individual (the drift sweep halved the cost of such a shift with them)."""
+    from persona_lens.models.registry import load_image_encoder
+    from persona_lens.storage import read_members
+    from persona_lens.tasks.images import decode_rgb
+    from persona_lens.tasks.rank.augment import augmented_pictures
+
+    uris = dict(zip(*catalog.query(_URIS_SQL, [[str(i) for i in gallery.image_ids]]).to_pydict().values()))
+    data = read_members(root, [uris[i] for i in gallery.image_ids])
+    images = [decode_rgb(data[uris[i]]) for i in gallery.image_ids]
+    extra, labels = augmented_pictures(images, gallery.labels["instance"], params.augment)
+    return load_image_encoder(params.encoder).encode_images(extra), labels
 
 
 _RANKED_SQL = """

@@ -18,6 +18,8 @@ class RankParams(StageParams):
     ranker: Literal["lda", "raw"] = Field(
         "lda", description="lda (fitted on the gallery's identities) or raw (the encoder's cosine).")
     shrinkage: float = Field(0.3, gt=0, le=1, description="LDA covariance shrinkage in (0, 1].")
+    augment: int = Field(0, ge=0, le=8, description="Image-operation copies of each gallery picture added to the "
+                                                    "LDA fit, encoded with `encoder` (0: the gallery alone).")
     ks: tuple[int, ...] = Field((1, 5, 10), min_length=1, description="Cut-offs of recall@k and cmc@k.")
     clip_encoder: str | None = Field("persona-lens-lit", description="Encoder of the CLIP-I score (None: skip).")
     dino_encoder: str | None = Field("efficientnet-lite0", description="Encoder of the DINO-style score (None: skip).")

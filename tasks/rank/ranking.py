@@ -101,11 +101,18 @@ class RankData:
     references: Labelled
     reference_vectors: np.ndarray
     semantic: dict[str, np.ndarray]      # score name → (q,) mean cosine to the subject's references
+    # Extra pictures of the gallery's individuals for the ranker's fit only (image-operation copies:
+    # tasks/rank/augment.py); never ranked against.
+    fit_vectors: np.ndarray | None = None
+    fit_labels: np.ndarray | None = None
 
 
 def fit_ranker(data: RankData, method: str, shrinkage: float) -> IdentityRanker:
-    """The identity ranker fitted on the gallery's individuals (or the raw space)."""
-    return fit_identity_ranker(data.gallery_vectors, data.gallery.labels["instance"], method, shrinkage)
+    """The identity ranker fitted on the gallery's individuals, plus any extra fit pictures (or the raw space)."""
+    vectors, labels = data.gallery_vectors, data.gallery.labels["instance"]
+    if data.fit_vectors is not None and len(data.fit_vectors):
+        vectors, labels = np.vstack([vectors, data.fit_vectors]), np.concatenate([labels, data.fit_labels])
+    return fit_identity_ranker(vectors, labels, method, shrinkage)
 
 
 def rank(data: RankData, ranker: IdentityRanker, ks: tuple[int, ...]) -> RankResult:

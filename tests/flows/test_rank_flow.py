@@ -68,6 +68,10 @@ def test_embedding_and_ranking_with_the_same_relative_encoder_folder_meet_in_the
         encoders = cat.query("SELECT DISTINCT encoder FROM rank_summary ORDER BY 1").column("encoder").to_pylist()
     absolute = str((tmp_path / "dino").resolve())
     assert encoders == [absolute, f"{absolute}+lda"]
+    # The augmented fit reads the gallery's pixels from the shards and encodes the copies with the same folder.
+    again = rank_flow(RankParams.parse(encoder="./dino", clip_encoder=None, dino_encoder=None, augment=1),
+                      root=root.url)
+    assert again["rankings"] == result["rankings"]
 
 
 @pytest.mark.slow

@@ -42,3 +42,20 @@ def test_eval_rank_scores_the_rank_run_it_is_given(data, root):
     assert ("control", "fpr") in splits and ("drifted", "clip_i") in splits and ("reference", "raw") in splits
     with pytest.raises(RankError, match="no rank scores for run 'nope'"):
         evaluate_rank(root, EvalRankParams(rank_run="nope"))
+
+
+def test_extra_fit_pictures_join_the_ranker_fit_but_are_never_ranked_against(data):
+    lda = PARAMS.replace(ranker="lda")
+    plain = fit_stage_ranker(data, lda)
+    rng = np.random.default_rng(7)
+    labels = data.gallery.labels["instance"]
+    # Copies whose only variation is along one nuisance axis: the fit must learn to ignore it.
+    data.fit_vectors = data.gallery_vectors + np.outer(rng.normal(size=len(labels)) * 5, np.eye(8)[0])
+    data.fit_labels = labels
+    augmented = fit_stage_ranker(data, lda)
+    nuisance = np.eye(8)[:1] * 5
+    moved = lambda r: float(np.linalg.norm(r.project(data.gallery_vectors[:1] + nuisance)  # noqa: E731
+                                           - r.project(data.gallery_vectors[:1])))
+    assert moved(augmented) < moved(plain)
+    tables = rank_tables(data, augmented, lda.replace(dino_encoder=None))
+    assert tables["rank_summary"].num_rows == rank_tables(data, plain, lda.replace(dino_encoder=None))["rank_summary"].num_rows
