@@ -152,6 +152,19 @@ def sql(query: Annotated[str, typer.Argument(help="SQL over the table views, or 
     _write_result(table, fmt, output)
 
 
+def _csv_ready(table):
+    """CSV has no nested cells: list, map and struct columns become one JSON string per cell."""
+    import pyarrow as pa
+
+    for i, field in enumerate(table.schema):
+        if pa.types.is_nested(field.type):
+            as_dict = pa.types.is_map(field.type)      # Arrow gives a map cell as (key, value) pairs
+            cells = [None if v is None else json.dumps(dict(v) if as_dict else v, default=str)
+                     for v in table.column(i).to_pylist()]
+            table = table.set_column(i, field.name, pa.array(cells, pa.string()))
+    return table
+
+
 def _write_result(table, fmt: str, output: Path | None) -> None:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
@@ -160,6 +173,7 @@ def _write_result(table, fmt: str, output: Path | None) -> None:
         pq.write_table(table, output)
         return
     if fmt == "csv":
+        table = _csv_ready(table)
         if output:
             pacsv.write_csv(table, output)
         else:

@@ -94,3 +94,12 @@ def test_an_unknown_world_size_is_one_line_naming_the_sizes(tmp_path, monkeypatc
 def test_loading_a_folder_that_is_no_world_is_one_line(tmp_path, monkeypatch, capsys):
     code, out = run_main(monkeypatch, capsys, "world", "load", str(tmp_path), "--root", str(tmp_path / "r"))
     assert code == 2 and "holds no complete world" in out.err
+
+
+def test_csv_output_writes_list_and_map_columns_as_json_cells(filled_root):
+    res = runner.invoke(app, ["sql", "SELECT image_id, labels, MAP {'a': 'b'} AS m, [1, 2] AS l FROM images "
+                                     "ORDER BY image_id LIMIT 1", "--root", filled_root.url, "-f", "csv"])
+    assert res.exit_code == 0, res.output
+    header, row = res.output.strip().splitlines()
+    assert header == '"image_id","labels","m","l"'
+    assert row.endswith('"[]","{""a"": ""b""}","[1, 2]"'), row
