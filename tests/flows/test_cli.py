@@ -102,4 +102,4 @@ def test_csv_output_writes_list_and_map_columns_as_json_cells(filled_root):
     assert res.exit_code == 0, res.output
     header, row = res.output.strip().splitlines()
     assert header == '"image_id","labels","m","l"'
-    assert row.endswith('"[]","{""a"": ""b""}","[1, 2]"'), row
+    assert row.endswith('"{}","{""a"": ""b""}","[1, 2]"'), row
