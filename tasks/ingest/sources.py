@@ -7,20 +7,24 @@ anything else is a folder tree whose path levels carry the labels.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import logging
 import posixpath
 from dataclasses import dataclass, field
 
 import braceexpand
 import fsspec
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from persona_lens.storage import Settings, filesystem_for
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 PATH_COLUMNS = ("path", "uri")
+
+log = logging.getLogger("persona_lens.ingest")
 
 
 class SourceError(ValueError):
@@ -76,10 +80,14 @@ def list_source(source: str, label_levels: list[str] | None = None, settings: Se
     fs, path = filesystem_for(source, settings)
     key = hashlib.sha256(source.encode()).hexdigest()[:12]
     if kind == "manifest":
-        return _list_manifest(fs, path, label_levels, key)
-    if kind == "shards":
-        return _list_shards(fs, source, path, key)
-    return _list_folder(fs, path, label_levels, key)
+        listing = _list_manifest(fs, path, label_levels, key)
+    elif kind == "shards":
+        listing = _list_shards(fs, source, path, key)
+    else:
+        listing = _list_folder(fs, path, label_levels, key)
+    if not (listing.files or listing.tars or listing.rejected):
+        log.warning("source %r lists nothing to ingest (an empty folder, or a manifest with a header only)", source)
+    return listing
 
 
 def _list_folder(fs, base: str, label_levels: list[str] | None, key: str) -> Listing:
@@ -106,39 +114,72 @@ def _list_folder(fs, base: str, label_levels: list[str] | None, key: str) -> Lis
     return listing
 
 
-def _read_manifest(fs, path: str) -> pa.Table:
+def _read_manifest(fs, path: str) -> tuple[list[str], dict[str, pa.DataType], list[tuple[int, dict]], list[Rejection]]:
+    """The manifest's columns, the types of any Parquet column, its rows (numbered from 1) and the rows
+    refused while reading (CSV: one undecodable or ragged row costs that row, not the manifest)."""
+    shown = display_path(fs, path)
     try:
         with fs.open(path, "rb") as f:
             if path.lower().endswith(".parquet"):
-                return pq.read_table(f)
-            # Everything as strings first: types are checked per row below, so that one bad value
-            # quarantines one row instead of failing the whole manifest.
-            return pacsv.read_csv(f, convert_options=pacsv.ConvertOptions(
-                column_types=None, strings_can_be_null=True))
+                table = pq.read_table(f)
+                return (table.column_names, {c.name: c.type for c in table.schema},
+                        list(enumerate(table.to_pylist(), start=1)), [])
+            data = f.read()
     except FileNotFoundError as exc:
-        raise SourceError(f"manifest {display_path(fs, path)!r} does not exist") from exc
+        raise SourceError(f"manifest {shown!r} does not exist") from exc
     except (pa.ArrowInvalid, OSError) as exc:
-        raise SourceError(f"manifest {display_path(fs, path)!r} cannot be read: {str(exc).splitlines()[0]}") from exc
+        raise SourceError(f"manifest {shown!r} cannot be read: {str(exc).splitlines()[0]}") from exc
+    return _parse_csv(data, shown)
+
+
+def _parse_csv(data: bytes, shown: str) -> tuple[list[str], dict, list[tuple[int, dict]], list[Rejection]]:
+    # Python's csv module rather than Arrow's reader: Arrow turns a column with one non-UTF-8 byte into
+    # binary and stops at the first ragged row, which would cost every row of the manifest.
+    # surrogateescape keeps undecodable bytes visible (as lone surrogates) so only their row is refused.
+    text = data.decode("utf-8-sig", errors="surrogateescape")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise SourceError(f"manifest {shown!r} is empty: it has no header row") from None
+    except csv.Error as exc:
+        raise SourceError(f"manifest {shown!r} cannot be read: {exc}") from exc
+    if any(_undecodable(h) for h in header) or len(set(header)) != len(header):
+        raise SourceError(f"manifest {shown!r} has an undecodable or repeated column name: {header}")
+    rows, rejected = [], []
+    for number, row in enumerate(reader, start=1):
+        where = f"{shown}:row {number}"
+        if any(_undecodable(v) for v in row):
+            rejected.append(Rejection(where, "bad_manifest_encoding", "the row is not valid UTF-8 text"))
+        elif len(row) != len(header):
+            rejected.append(Rejection(where, "bad_manifest_row",
+                                      f"{len(row)} field(s) where the header has {len(header)}"))
+        else:
+            rows.append((number, {h: (v if v != "" else None) for h, v in zip(header, row)}))
+    return header, {}, rows, rejected
+
+
+def _undecodable(value: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in value)
 
 
 def _list_manifest(fs, path: str, label_levels: list[str] | None, key: str) -> Listing:
-    table = _read_manifest(fs, path)
+    columns, types, records, refused = _read_manifest(fs, path)
     shown = display_path(fs, path)
-    path_col = next((c for c in PATH_COLUMNS if c in table.column_names), None)
+    path_col = next((c for c in PATH_COLUMNS if c in columns), None)
     if path_col is None:
         raise SourceError(f"manifest {shown!r} needs a column named one of {list(PATH_COLUMNS)}; "
-                          f"it has {table.column_names}")
-    levels = label_levels if label_levels is not None else [c for c in table.column_names if c != path_col]
-    missing = [lvl for lvl in levels if lvl not in table.column_names]
+                          f"it has {columns}")
+    levels = label_levels if label_levels is not None else [c for c in columns if c != path_col]
+    missing = [lvl for lvl in levels if lvl not in columns]
     if missing:
-        raise SourceError(f"manifest {shown!r} lacks label column(s) {missing}; it has {table.column_names}")
+        raise SourceError(f"manifest {shown!r} lacks label column(s) {missing}; it has {columns}")
 
     listing = Listing("manifest", fs, key)
+    listing.rejected += refused
     base = posixpath.dirname(path)
-    bad_types = {c: table.schema.field(c).type for c in [path_col, *levels]
-                 if not _scalar_type(table.schema.field(c).type, path_col == c)}
-    rows = table.select([path_col, *levels]).to_pylist()
-    for i, row in enumerate(rows, start=1):
+    bad_types = {c: types[c] for c in [path_col, *levels] if c in types and not _scalar_type(types[c], path_col == c)}
+    for i, row in records:
         where = f"{shown}:row {i}"
         if bad_types:
             col, typ = next(iter(bad_types.items()))

@@ -99,3 +99,23 @@ def test_shard_patterns_expand_braces_and_globs(tmp_path):
     assert len(list_source(str(tmp_path / "*.tar")).tars) == 3
     with pytest.raises(SourceError, match="no WebDataset shard matches"):
         list_source(str(tmp_path / "other-*.tar"))
+
+
+def test_one_undecodable_or_ragged_csv_row_costs_that_row_only(tmp_path):
+    (tmp_path / "m.csv").write_bytes(b"path,category\ng1.png,caf\xe9\ng2.jpg,dog\ng3.jpg,cat,extra\ng4.jpg,\"b,ird\"\n")
+    listing = list_source(str(tmp_path / "m.csv"))
+    assert [f.path for f in listing.files] == [str(tmp_path / "g2.jpg"), str(tmp_path / "g4.jpg")]
+    assert listing.files[1].labels == {"category": "b,ird"}
+    assert {(r.source.rsplit(":", 1)[-1], r.reason) for r in listing.rejected} == {
+        ("row 1", "bad_manifest_encoding"), ("row 3", "bad_manifest_row")}
+
+
+def test_a_header_only_manifest_lists_nothing_and_says_so(tmp_path, caplog):
+    (tmp_path / "m.csv").write_text("path,category\n")
+    with caplog.at_level("WARNING", logger="persona_lens.ingest"):
+        listing = list_source(str(tmp_path / "m.csv"))
+    assert listing.files == [] and listing.rejected == []
+    assert "lists nothing to ingest" in caplog.text
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(SourceError, match="no header row"):
+        list_source(str(tmp_path / "empty.csv"))
