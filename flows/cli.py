@@ -129,8 +129,11 @@ def sql(query: Annotated[str, typer.Argument(help="SQL over the table views, or 
         param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="Value for a `?` placeholder (repeat in order).")] = None,
         named: Annotated[Optional[list[str]], typer.Option("--named", "-n", help="NAME=VALUE for a `$NAME` placeholder.")] = None,
         fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or parquet.")] = "table",
-        output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None) -> None:
-    """Query the dataset with DuckDB; parameters are bound, never pasted into the SQL."""
+        output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+        allow_external: Annotated[bool, typer.Option("--allow-external", help="Let the query write, attach, install "
+                                                     "extensions and read files outside the root.")] = False) -> None:
+    """Query the dataset with DuckDB; parameters are bound, never pasted into the SQL. Read-only and
+    confined to the dataset root unless --allow-external."""
     from persona_lens.queries import load
     from persona_lens.storage import Catalog, open_root
 
@@ -147,7 +150,7 @@ def sql(query: Annotated[str, typer.Argument(help="SQL over the table views, or 
             raise typer.BadParameter(f"--named takes NAME=VALUE, got {named!r}")
         params = {k: _param_value(v) for k, v in pairs}
     text = load(query[1:]) if query.startswith("@") else query
-    with Catalog(open_root(root)) as catalog:
+    with Catalog(open_root(root), confined=not allow_external) as catalog:
         table = catalog.query(text, params)
     _write_result(table, fmt, output)
 

@@ -6,6 +6,8 @@ DuckDB (`register_filesystem`), which DuckDB then uses for `s3://` paths.
 
 from __future__ import annotations
 
+import os
+
 import duckdb
 import pyarrow as pa
 
@@ -18,16 +20,40 @@ class QueryError(ValueError):
     """A SQL query failed (syntax, unknown table or column, wrong parameters)."""
 
 
-class Catalog:
-    """A DuckDB connection with a view per table found under the dataset root."""
+#: What a confined catalog runs: queries that read (SELECT, WITH, DESCRIBE, SUMMARIZE, SHOW) and EXPLAIN.
+READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 
-    def __init__(self, root: DatasetRoot) -> None:
+
+class Catalog:
+    """A DuckDB connection with a view per table found under the dataset root.
+
+    `confined` (what `persona-lens sql` uses unless told `--allow-external`): only statements that read
+    run (no COPY, ATTACH, INSTALL, CREATE, SET…), DuckDB reaches no file outside a local root
+    (`enable_external_access = false` with the root as the one allowed directory), installs and loads no
+    extension, and the configuration is locked so a query cannot undo any of it. On an S3 root the
+    statement check and the extension and configuration locks apply; DuckDB's file access stays on, since
+    the root is read through a registered fsspec filesystem.
+    """
+
+    def __init__(self, root: DatasetRoot, confined: bool = False) -> None:
         self.root = root
+        self.confined = confined
         self.con = duckdb.connect(":memory:")
         if not root.is_local:
             self.con.register_filesystem(root.fs)
         self.tables: list[str] = []
         self.refresh()
+        if confined:
+            self._confine()
+
+    def _confine(self) -> None:
+        if self.root.is_local:
+            folder = os.path.abspath(self.root.path()).rstrip("/") + "/"
+            self.con.execute(f"SET allowed_directories = ['{_sql_str(folder)}']")
+            self.con.execute("SET enable_external_access = false")
+        self.con.execute("SET autoinstall_known_extensions = false")
+        self.con.execute("SET autoload_known_extensions = false")
+        self.con.execute("SET lock_configuration = true")
 
     def refresh(self) -> list[str]:
         """(Re)create one view per table that has committed parts; returns the table names."""
@@ -69,6 +95,8 @@ class Catalog:
 
     def query(self, sql: str, params: list | dict | None = None) -> pa.Table:
         """Run `sql` with bound `params` (`?` or `$name` placeholders); return an Arrow table."""
+        if self.confined:
+            self._check_reads_only(sql)
         try:
             rel = self.con.sql(sql, params=params or None)
             return rel.to_arrow_table() if rel is not None else pa.table({})
@@ -80,6 +108,16 @@ class Catalog:
             raise QueryError(f"{msg}{hint}") from exc
         except OSError as exc:
             raise StorageError(str(exc)) from exc
+
+    def _check_reads_only(self, sql: str) -> None:
+        try:
+            statements = duckdb.extract_statements(sql)
+        except duckdb.Error as exc:
+            raise QueryError(str(exc).splitlines()[0]) from exc
+        writes = sorted({s.type.name for s in statements} - {t.name for t in READ_STATEMENTS})
+        if writes:
+            raise QueryError(f"only queries that read are allowed here, not {', '.join(writes)} "
+                             f"(`persona-lens sql --allow-external` lifts this)")
 
     def row_counts(self) -> pa.Table:
         """Rows per table that has committed parts (`table`, `rows`), in name order."""

@@ -103,3 +103,17 @@ def test_csv_output_writes_list_and_map_columns_as_json_cells(filled_root):
     header, row = res.output.strip().splitlines()
     assert header == '"image_id","labels","m","l"'
     assert row.endswith('"{}","{""a"": ""b""}","[1, 2]"'), row
+
+
+def test_sql_is_read_only_and_confined_to_the_root_unless_allowed(filled_root, tmp_path, monkeypatch, capsys):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("hello")
+    code, out = run_main(monkeypatch, capsys, "sql", f"SELECT content FROM read_text('{outside}')",
+                         "--root", filled_root.url)
+    assert code == 2 and out.err.count("\n") == 1 and "disabled by configuration" in out.err
+    code, out = run_main(monkeypatch, capsys, "sql", f"COPY (SELECT 1) TO '{tmp_path / 'x.csv'}'",
+                         "--root", filled_root.url)
+    assert code == 2 and "only queries that read" in out.err and not (tmp_path / "x.csv").exists()
+    res = runner.invoke(app, ["sql", f"SELECT content FROM read_text('{outside}')", "--root", filled_root.url,
+                              "--allow-external", "-f", "json"])
+    assert res.exit_code == 0 and json.loads(res.output) == [{"content": "hello"}]

@@ -261,3 +261,24 @@ def test_vectors_of_two_encoders_with_different_dims_are_readable_and_castable(a
     np.testing.assert_allclose(np.array(got_a), a, rtol=1e-6)
     np.testing.assert_allclose(np.array(got_b), b, rtol=1e-6)
     assert self_sim == pytest.approx(1.0, abs=1e-6)
+
+
+def test_a_confined_catalog_reads_the_root_and_nothing_else(any_root, tmp_path):
+    write_part(any_root, "rank_summary", summary_rows(2), run_id="r1")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("not for queries")
+    with Catalog(any_root, confined=True) as cat:
+        assert cat.scalar("SELECT count(*) FROM rank_summary") == 2
+        assert cat.scalar("WITH s AS (SELECT * FROM rank_summary) SELECT count(*) FROM s") == 2
+        for sql in (f"COPY (SELECT 1) TO '{tmp_path / 'out.csv'}'", f"ATTACH '{tmp_path / 'x.db'}'",
+                    "INSTALL httpfs", "SET enable_external_access = true", "CREATE TABLE t AS SELECT 1",
+                    "SELECT 1; DROP VIEW rank_summary"):
+            with pytest.raises(QueryError, match="only queries that read"):
+                cat.query(sql)
+        if any_root.is_local:
+            with pytest.raises(QueryError, match="disabled by configuration"):
+                cat.query(f"SELECT * FROM read_text('{outside}')")
+        assert cat.scalar("SELECT count(*) FROM rank_summary") == 2          # nothing was dropped
+    assert not (tmp_path / "out.csv").exists()
+    with Catalog(any_root) as cat:                                           # the stages' own catalog
+        assert cat.scalar(f"SELECT content FROM read_text('{outside}')") == "not for queries"
