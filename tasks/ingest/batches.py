@@ -15,10 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import fsspec
+import fsspec.implementations.local
 
 from persona_lens.schemas import IMAGES
 from persona_lens.storage import DatasetRoot, ShardWriter, iter_tar_members, write_part
-from persona_lens.tasks.images import BadImage, check_image
+from persona_lens.storage.shards import TOO_LARGE
+from persona_lens.tasks.images import MAX_BYTES, BadImage, check_image
 from persona_lens.tasks.ingest.sources import IMAGE_SUFFIXES, FileItem, Listing, Rejection, display_path
 from persona_lens.tasks.quarantine import quarantine_row, quarantine_table
 
@@ -88,12 +90,30 @@ def rejected_row(rejection: Rejection) -> dict:
 def _read_files(fs: fsspec.AbstractFileSystem, files: tuple[FileItem, ...]) -> Iterator[tuple[FileItem, bytes | Exception]]:
     # One `cat` call for the batch: s3fs fetches the objects concurrently; a missing file comes back as
     # an exception for that path only.
-    got = fs.cat([f.path for f in files], on_error="return") if files else {}
+    # Sizes first: a file over the limit is refused without being read (memory stays bounded).
+    too_large = {f.path for f in files if (_listed_size(fs, f) or 0) > MAX_BYTES}
+    wanted = [f.path for f in files if f.path not in too_large]
+    got = fs.cat(wanted, on_error="return") if wanted else {}
     for f in files:
+        if f.path in too_large:
+            yield f, BadImage("file_too_large", f"{_listed_size(fs, f)} bytes > limit {MAX_BYTES} (not read)")
+            continue
         data = got.get(f.path, FileNotFoundError(f.path))
         if not isinstance(data, (bytes, Exception)):
             data = bytes(data)
         yield f, data
+
+
+def _listed_size(fs: fsspec.AbstractFileSystem, item: FileItem) -> int | None:
+    """The size the listing saw, else (local files, e.g. a manifest's) the file system's; None if unknown."""
+    if item.size is not None:
+        return int(item.size)
+    if isinstance(fs, fsspec.implementations.local.LocalFileSystem):
+        try:
+            return int(fs.size(item.path))
+        except OSError:
+            return None     # missing: the read reports it
+    return None
 
 
 def _iter_tar_items(fs: fsspec.AbstractFileSystem, tar: str, shown: str,
@@ -107,11 +127,14 @@ def _iter_tar_items(fs: fsspec.AbstractFileSystem, tar: str, shown: str,
     order: list[str] = []
     try:
         with fs.open(tar, "rb") as fobj:
-            for info, data in iter_tar_members(fobj):
+            for info, data in iter_tar_members(fobj, max_bytes=MAX_BYTES):
                 name = info.name
                 where = f"{shown}#{name}"
                 if name.startswith("/") or ".." in name.split("/") or posixpath.isabs(name):
                     yield Rejection(where, "path_traversal", f"tar member name {name!r} escapes the archive")
+                    continue
+                if data is TOO_LARGE:
+                    yield Rejection(where, "file_too_large", f"{info.size} bytes > limit {MAX_BYTES} (not read)")
                     continue
                 if data is None:
                     continue  # folders, links: not samples
@@ -181,6 +204,9 @@ def process_batch(batch: Batch, fs: fsspec.AbstractFileSystem, root: DatasetRoot
                 result.quarantine.append(rejected_row(entry))
                 continue
             item, data = entry
+            if isinstance(data, BadImage):
+                result.quarantine.append(quarantine_row(STAGE, item.source, data.reason, data.detail))
+                continue
             if isinstance(data, Exception):
                 reason = "missing_file" if isinstance(data, FileNotFoundError) else "unreadable_file"
                 result.quarantine.append(quarantine_row(STAGE, item.source, reason, str(data) or reason))

@@ -128,3 +128,32 @@ def test_missing_manifest_file_is_quarantined(tmp_path, root):
     assert read_table(root, "images").column("category").to_pylist() == ["bird"]
     [q] = read_table(root, "quarantine").to_pylist()
     assert q["reason"] == "missing_file" and q["source"].endswith("gone.jpg")
+
+
+def test_a_file_over_the_size_limit_is_quarantined_without_being_read(tmp_path, root):
+    import resource
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "good.jpg").write_bytes(photo_bytes(1))
+    with open(tmp_path / "src" / "huge.jpg", "wb") as f:
+        f.truncate(3 << 30)                      # sparse: 3 GiB listed, nothing on disk
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    ingest_all(tmp_path / "src", root, labels=None)
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    [q] = read_table(root, "quarantine").to_pylist()
+    assert q["reason"] == "file_too_large" and "not read" in q["detail"] and q["source"].endswith("huge.jpg")
+    assert read_table(root, "images").num_rows == 1 and grown_mib < 500
+
+
+def test_a_tar_member_declaring_more_than_the_limit_is_refused_from_its_header(tmp_path, root):
+    src = tmp_path / "in.tar"
+    good = tarfile.TarInfo("s1.jpg")
+    data = photo_bytes(1)
+    good.size = len(data)
+    big = tarfile.TarInfo("s2.jpg")
+    big.size = 80 << 20                          # declared in the header; the archive is a few KB
+    with open(src, "wb") as f:
+        f.write(good.tobuf() + data + b"\0" * (-len(data) % 512) + big.tobuf() + b"\0" * 1024)
+    ingest_all(src, root, labels=None)
+    reasons = sorted(read_table(root, "quarantine").column("reason").to_pylist())
+    assert "file_too_large" in reasons and read_table(root, "images").num_rows == 1
