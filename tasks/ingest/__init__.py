@@ -19,9 +19,10 @@ __all__ = ["Batch", "BatchResult", "IngestParams", "Listing", "SourceError", "in
 
 
 @task(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
-def list_source_task(source: str, label_levels: list[str] | None, root: DatasetRoot) -> Listing:
+def list_source_task(source: str, label_levels: list[str] | None, root: DatasetRoot,
+                     follow_symlinks: bool = False) -> Listing:
     """List the source's files or shards."""
-    return list_source(source, label_levels, root.settings)
+    return list_source(source, label_levels, root.settings, follow_symlinks=follow_symlinks)
 
 
 @task(cache_policy=NO_CACHE)

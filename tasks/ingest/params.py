@@ -20,6 +20,8 @@ class IngestParams(StageParams):
         None, description="Label level names, e.g. category,subclass,instance (folder levels or manifest "
                           "columns); none or empty: no labels.")
     batch_size: int = Field(256, ge=1, description="Images per batch (and per shard).")
+    follow_symlinks: bool = Field(False, description="Read files a folder's symbolic links point to outside the "
+                                                     "folder (refused by default: quarantined as symlink_outside_source).")
 
     @field_validator("source")
     @classmethod

@@ -11,11 +11,13 @@ import csv
 import hashlib
 import io
 import logging
+import os
 import posixpath
 from dataclasses import dataclass, field
 
 import braceexpand
 import fsspec
+import fsspec.implementations.local
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -74,8 +76,15 @@ def source_kind(source: str) -> str:
     return "folder"
 
 
-def list_source(source: str, label_levels: list[str] | None = None, settings: Settings | None = None) -> Listing:
-    """List `source`; raise SourceError if the source itself is unusable (the items are judged later)."""
+def list_source(source: str, label_levels: list[str] | None = None, settings: Settings | None = None,
+                follow_symlinks: bool = False) -> Listing:
+    """List `source`; raise SourceError if the source itself is unusable (the items are judged later).
+
+    Path policy: a folder's files are read where they are, but a symbolic link that leads outside the
+    folder is refused (quarantine `symlink_outside_source`) unless `follow_symlinks`; a manifest's paths
+    are relative to the manifest's folder, and absolute paths and `..` are allowed (a manifest is a list
+    its author chose, like a command line) — but never another filesystem than the manifest's.
+    """
     kind = source_kind(source)
     fs, path = filesystem_for(source, settings)
     key = hashlib.sha256(source.encode()).hexdigest()[:12]
@@ -84,16 +93,18 @@ def list_source(source: str, label_levels: list[str] | None = None, settings: Se
     elif kind == "shards":
         listing = _list_shards(fs, source, path, key)
     else:
-        listing = _list_folder(fs, path, label_levels, key)
+        listing = _list_folder(fs, path, label_levels, key, follow_symlinks)
     if not (listing.files or listing.tars or listing.rejected):
         log.warning("source %r lists nothing to ingest (an empty folder, or a manifest with a header only)", source)
     return listing
 
 
-def _list_folder(fs, base: str, label_levels: list[str] | None, key: str) -> Listing:
+def _list_folder(fs, base: str, label_levels: list[str] | None, key: str, follow_symlinks: bool = False) -> Listing:
     if not fs.exists(base) or not fs.isdir(base):
         raise SourceError(f"source folder {display_path(fs, base)!r} does not exist")
     listing = Listing("folder", fs, key)
+    local = isinstance(fs, fsspec.implementations.local.LocalFileSystem)
+    real_base = os.path.realpath(base) if local else None
     for path, info in sorted(fs.find(base, detail=True).items()):
         rel = path[len(base.rstrip("/")) + 1:]
         name = posixpath.basename(rel)
@@ -101,6 +112,11 @@ def _list_folder(fs, base: str, label_levels: list[str] | None, key: str) -> Lis
             continue
         dirs = rel.split("/")[:-1]
         shown = display_path(fs, path)
+        if local and not follow_symlinks and not _inside(os.path.realpath(path), real_base):
+            listing.rejected.append(Rejection(shown, "symlink_outside_source",
+                                              "a symbolic link to a file outside the source folder "
+                                              "(ingest --follow-symlinks reads it)"))
+            continue
         if label_levels is None:
             labels = {}
         elif len(dirs) != len(label_levels):
@@ -161,6 +177,10 @@ def _parse_csv(data: bytes, shown: str) -> tuple[list[str], dict, list[tuple[int
 
 def _undecodable(value: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in value)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return os.path.commonpath([path, folder]) == folder
 
 
 def _list_manifest(fs, path: str, label_levels: list[str] | None, key: str) -> Listing:

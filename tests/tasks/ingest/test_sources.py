@@ -119,3 +119,16 @@ def test_a_header_only_manifest_lists_nothing_and_says_so(tmp_path, caplog):
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(SourceError, match="no header row"):
         list_source(str(tmp_path / "empty.csv"))
+
+
+def test_a_symlink_leading_out_of_the_folder_is_refused_unless_asked(tmp_path):
+    write(tmp_path / "outside" / "secret.jpg", photo_bytes(1))
+    write(tmp_path / "src" / "a.jpg", photo_bytes(2))
+    (tmp_path / "src" / "link.jpg").symlink_to(tmp_path / "outside" / "secret.jpg")
+    (tmp_path / "src" / "inner.jpg").symlink_to(tmp_path / "src" / "a.jpg")        # inside: fine
+    listing = list_source(str(tmp_path / "src"))
+    assert sorted(f.source.rsplit("/", 1)[-1] for f in listing.files) == ["a.jpg", "inner.jpg"]
+    [rej] = listing.rejected
+    assert rej.reason == "symlink_outside_source" and rej.source.endswith("link.jpg")
+    followed = list_source(str(tmp_path / "src"), follow_symlinks=True)
+    assert len(followed.files) == 3 and followed.rejected == []
