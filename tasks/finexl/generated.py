@@ -19,7 +19,8 @@ import numpy as np
 from persona_lens.storage import Catalog, DatasetRoot
 from persona_lens.storage.shards import read_members
 from persona_lens.tasks.finexl.attribution import PairInputs
-from persona_lens.tasks.finexl.identity import encode_pictures, fit_identity_scorer
+from persona_lens.tasks.encoding import encode_pictures
+from persona_lens.tasks.finexl.identity import fit_identity_scorer
 from persona_lens.tasks.finexl.image_stats import image_statistics
 from persona_lens.tasks.images import BadImage, decode_rgb
 from persona_lens.tasks.quarantine import quarantine_row

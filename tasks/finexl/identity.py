@@ -20,17 +20,6 @@ import numpy as np
 from persona_lens.tasks.rank.ranker import IdentityRanker, fit_identity_ranker
 
 
-def encode_pictures(encoder, images) -> tuple[np.ndarray, np.ndarray]:
-    """(vision-language vectors, identity-ranker features) of `images` in one tower pass: the LiT
-    aligner's frozen image-tower features feed both its head and the ranker; an encoder without a
-    separate tower (a CLIP folder) gives its image vectors for both."""
-    if hasattr(encoder, "embed_image_features") and hasattr(encoder, "image_tower"):
-        features = encoder.image_tower.encode_images(images)
-        return encoder.embed_image_features(features), features
-    vectors = encoder.encode_images(images)
-    return vectors, vectors
-
-
 @dataclass(frozen=True)
 class IdentityScorer:
     """The ranker fitted on the reference pictures, and each subject's centroid in its space."""

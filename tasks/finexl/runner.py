@@ -115,7 +115,7 @@ def root_evaluation_rows(root, models, explainer: Explainer, space, params: Expl
 def explain_folders(base: str | Path, personalized: str | Path, params: ExplainParams) -> tuple[Explanation, list[dict]]:
     """Explain the pictures of two folders paired by file name (quarantine rows for the rest)."""
     from persona_lens.tasks.finexl.attribution import PairInputs
-    from persona_lens.tasks.finexl.identity import encode_pictures
+    from persona_lens.tasks.encoding import encode_pictures
     from persona_lens.tasks.finexl.image_stats import image_statistics
     from persona_lens.tasks.finexl.inputs import pair_folders
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from persona_lens.tasks.finexl.identity import encode_pictures, fit_identity_scorer
+from persona_lens.tasks.encoding import encode_pictures
+from persona_lens.tasks.finexl.identity import fit_identity_scorer
 from persona_lens.tasks.finexl.image_stats import image_statistics
 from persona_lens.world.spec import rng_for, world_spec
 from persona_lens.world.taxonomy import Taxonomy, load_taxonomy

@@ -91,12 +91,13 @@ def _read_files(fs: fsspec.AbstractFileSystem, files: tuple[FileItem, ...]) -> I
     # One `cat` call for the batch: s3fs fetches the objects concurrently; a missing file comes back as
     # an exception for that path only.
     # Sizes first: a file over the limit is refused without being read (memory stays bounded).
-    too_large = {f.path for f in files if (_listed_size(fs, f) or 0) > MAX_BYTES}
+    sizes = {f.path: _listed_size(fs, f) for f in files}
+    too_large = {p for p, size in sizes.items() if (size or 0) > MAX_BYTES}
     wanted = [f.path for f in files if f.path not in too_large]
     got = fs.cat(wanted, on_error="return") if wanted else {}
     for f in files:
         if f.path in too_large:
-            yield f, BadImage("file_too_large", f"{_listed_size(fs, f)} bytes > limit {MAX_BYTES} (not read)")
+            yield f, BadImage("file_too_large", f"{sizes[f.path]} bytes > limit {MAX_BYTES} (not read)")
             continue
         data = got.get(f.path, FileNotFoundError(f.path))
         if not isinstance(data, (bytes, Exception)):

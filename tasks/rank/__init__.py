@@ -59,9 +59,10 @@ def drift_sweep_table(params: DriftSweepParams) -> pa.Table:
     """Render, encode and score the drift sweep; its `eval_rank` rows (split `drift_sweep`)."""
     from persona_lens.tasks.rank.sweep import run_drift_sweep, sweep_rows
 
-    result = run_drift_sweep(params.size, params.seed, params.subjects, params.levels, params.prompts,
-                             params.augment, params.shrinkage, params.vl_encoder, params.image_encoder,
-                             params.workers)
+    result = run_drift_sweep(params.size, params.seed, subjects=params.subjects, levels=params.levels,
+                             prompts=params.prompts, augment=params.augment, shrinkage=params.shrinkage,
+                             vl_encoder=params.vl_encoder, image_encoder=params.image_encoder,
+                             workers=params.workers)
     return get_schema(EVAL_TABLE).from_rows(sweep_rows(result, params.resamples, params.seed))
 
 

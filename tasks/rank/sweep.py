@@ -170,7 +170,7 @@ def run_drift_sweep(size: str = "small", seed: int = 0, subjects: int = 4,
     multi-level EfficientNet vector, the rank stage's default ranker input), taken in the same pass.
     """
     from persona_lens.models.registry import load_image_encoder, load_vl_encoder
-    from persona_lens.tasks.finexl.identity import encode_pictures
+    from persona_lens.tasks.encoding import encode_pictures
     from persona_lens.world.generators import SimulatedGenerator, background_phrases
     from persona_lens.world.identities import build_identities, parallel_map
     from persona_lens.world.spec import world_spec
