@@ -6,14 +6,15 @@ Errors end as one line on stderr and a non-zero exit; set PERSONA_LENS_DEBUG=1 f
 from __future__ import annotations
 
 import json
+import logging
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from persona_lens.flows.cli_params import stage_options
+from persona_lens.flows.sql_cli import KNOWN_ERRORS, RootOpt, _rich_table, one_line, run_guarded, sql
 from persona_lens.flows.run_context import configure_environment
 from persona_lens.tasks.aligner.params import EvalAlignerParams, TrainAlignerParams
 from persona_lens.tasks.deper.params import DescribeParams, EvalDescribeParams, TrainCaptionerParams, TrainDeperParams
@@ -29,8 +30,6 @@ configure_environment()  # before Prefect or transformers are imported
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Persona Lens: how a personalized image model is personalized, measured.")
 
-RootOpt = Annotated[Optional[str], typer.Option("--root", help="Dataset root (path or s3://bucket/prefix); "
-                                                "default $PERSONA_LENS_ROOT, else ./data.")]
 
 
 def _print_tables(tables: dict) -> None:
@@ -39,17 +38,6 @@ def _print_tables(tables: dict) -> None:
     console = Console()
     for name, table in tables.items():
         console.print(_rich_table(table, title=name.replace("_", " ")))
-
-
-def _rich_table(table, title: str | None = None):
-    from rich.table import Table
-
-    out = Table(title=title, title_justify="left")
-    for col in table.column_names:
-        out.add_column(col)
-    for row in table.to_pylist():
-        out.add_row(*("" if v is None else str(v) for v in row.values()))
-    return out
 
 
 @app.command()
@@ -113,90 +101,7 @@ def world_load(params: WorldLoadParams, root: RootOpt = None) -> None:
     typer.echo(json.dumps(world_load_flow(params, root=root), indent=2))
 
 
-def _param_value(text: str):
-    """Bound parameters arrive as text; numbers are bound as numbers so comparisons type-check."""
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
-@app.command()
-def sql(query: Annotated[str, typer.Argument(help="SQL over the table views, or @name for queries/<name>.sql.")],
-        root: RootOpt = None,
-        param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="Value for a `?` placeholder (repeat in order).")] = None,
-        named: Annotated[Optional[list[str]], typer.Option("--named", "-n", help="NAME=VALUE for a `$NAME` placeholder.")] = None,
-        fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or parquet.")] = "table",
-        output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
-        allow_external: Annotated[bool, typer.Option("--allow-external", help="Let the query write, attach, install "
-                                                     "extensions and read files outside the root.")] = False) -> None:
-    """Query the dataset with DuckDB; parameters are bound, never pasted into the SQL. Read-only and
-    confined to the dataset root unless --allow-external."""
-    from persona_lens.queries import load
-    from persona_lens.storage import Catalog, open_root
-
-    if fmt not in ("table", "csv", "json", "parquet"):
-        raise typer.BadParameter(f"--format must be table, csv, json or parquet, got {fmt!r}")
-    if param and named:
-        raise typer.BadParameter("use either --param (for ?) or --named (for $name), not both")
-    if fmt == "parquet" and output is None:
-        raise typer.BadParameter("--format parquet needs --output FILE")
-    params: list | dict | None = [_param_value(p) for p in param] if param else None
-    if named:
-        pairs = [n.split("=", 1) for n in named]
-        if any(len(p) != 2 or not p[0] for p in pairs):
-            raise typer.BadParameter(f"--named takes NAME=VALUE, got {named!r}")
-        params = {k: _param_value(v) for k, v in pairs}
-    text = load(query[1:]) if query.startswith("@") else query
-    with Catalog(open_root(root), confined=not allow_external) as catalog:
-        table = catalog.query(text, params)
-    _write_result(table, fmt, output)
-
-
-def _csv_ready(table):
-    """CSV has no nested cells: list, map and struct columns become one JSON string per cell."""
-    import pyarrow as pa
-
-    for i, field in enumerate(table.schema):
-        if pa.types.is_nested(field.type):
-            as_dict = pa.types.is_map(field.type)      # Arrow gives a map cell as (key, value) pairs
-            cells = [None if v is None else json.dumps(dict(v) if as_dict else v, default=str)
-                     for v in table.column(i).to_pylist()]
-            table = table.set_column(i, field.name, pa.array(cells, pa.string()))
-    return table
-
-
-def _write_result(table, fmt: str, output: Path | None) -> None:
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
-    if fmt == "parquet":
-        pq.write_table(table, output)
-        return
-    if fmt == "csv":
-        table = _csv_ready(table)
-        if output:
-            pacsv.write_csv(table, output)
-        else:
-            pacsv.write_csv(table, sys.stdout.buffer)
-        return
-    if fmt == "json":
-        text = json.dumps(table.to_pylist(), indent=2, default=str)
-    else:
-        from rich.console import Console
-
-        if output is None:
-            Console().print(_rich_table(table))
-            return
-        with output.open("w") as f:
-            Console(file=f, width=200).print(_rich_table(table))
-        return
-    if output:
-        output.write_text(text + "\n")
-    else:
-        typer.echo(text)
+app.command()(sql)  # flows/sql_cli.py: it imports no stage, so `persona-lens sql` starts fast (flows/entry.py)
 
 
 @app.command()
@@ -378,26 +283,32 @@ def eval_explain(params: EvalExplainParams, root: RootOpt = None) -> None:
     typer.echo(json.dumps(eval_explain_flow(params, root=root), indent=2, default=str))
 
 
+class _NoKnownTracebacks(logging.Filter):
+    """Drops the traceback from Prefect's log record of a task or flow that failed with one of our own
+    errors: its message already names the problem in one line, and the CLI ends with that line again
+    (`error: …`). Other exceptions keep their traceback; PERSONA_LENS_DEBUG=1 keeps every one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and type(exc).__name__ in KNOWN_ERRORS and not os.environ.get("PERSONA_LENS_DEBUG"):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_known_tracebacks() -> None:
+    for name in ("prefect.task_runs", "prefect.flow_runs"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoKnownTracebacks) for f in logger.filters):
+            logger.addFilter(_NoKnownTracebacks())
+
+
 def main() -> None:
-    """Console-script entry point: one clear line for every error, never a traceback by default."""
-    try:
-        app()
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # the CLI's last line of defence: everything becomes one line
-        if os.environ.get("PERSONA_LENS_DEBUG"):
-            raise
-        typer.echo(f"error: {_one_line(exc)}", err=True)
-        sys.exit(2)
+    """Console-script entry point (flows/entry.py sends `sql` to flows/sql_cli.py without this module)."""
+    quiet_known_tracebacks()
+    run_guarded(app)
 
 
-def _one_line(exc: BaseException) -> str:
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-    known = ("SchemaError", "SourceError", "StorageError", "QueryError", "ModelError", "ConfigError", "BadImage",
-             "WorldError", "TaxonomyError", "RankError", "PairingError", "ExplainerError", "ExplainInputError",
-             "VocabularyError")
-    return msg if exc.__class__.__name__ in known else f"{exc.__class__.__name__}: {msg}"
+_one_line = one_line  # the name tests and older callers use
 
 
 if __name__ == "__main__":

@@ -43,6 +43,11 @@ class TableSchema:
 
     `run_id` is not a file column: it lives in the hive partition path and every reader (DuckDB views,
     `storage.parquet.read_table`) adds it back.
+
+    `key` is the table's natural key: a table is a set of rows by key. Writers may write a key more
+    than once (a re-run, two writers on one root, a retried batch); every reader keeps one row per key,
+    the latest written (greatest run_id, then part path: storage/parquet.py), and the DuckDB schema
+    `history` keeps every version. An empty key marks a log (`runs`), whose every row is kept.
     """
 
     name: str
@@ -50,6 +55,11 @@ class TableSchema:
     doc: str
     columns: tuple[Column, ...]
     key: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        unknown = [k for k in self.key if k not in self.names]
+        if unknown:
+            raise SchemaError(f"table {self.name!r}: key column(s) {unknown} are not columns")
 
     @property
     def names(self) -> list[str]:
@@ -100,6 +110,9 @@ class TableSchema:
             typ = "FLOAT[d]" if c.is_vector else str(c.type)
             lines.append(f"| `{c.name}` | `{typ}` | {'yes' if c.nullable else 'no'} | {c.doc} |")
         lines.append("| `run_id` | partition | no | Run that wrote the row (hive partition). |")
+        key = ", ".join(f"`{k}`" for k in self.key)
+        lines += ["", f"Key: {key} (one row per key: the latest written)." if key
+                  else "A log: every row is kept."]
         return "\n".join(lines)
 
 

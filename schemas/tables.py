@@ -41,6 +41,7 @@ QUARANTINE = TableSchema(
         Column("detail", pa.string(), "Human-readable explanation."),
         Column("quarantined_at", _ts, "When the row was written."),
     ),
+    key=("stage", "source", "reason"),
 )
 
 GENERATIONS = TableSchema(
@@ -145,6 +146,7 @@ CAPTIONS = TableSchema(
         Column("text", pa.string(), "Caption text."),
         Column("model", pa.string(), "'human' or the captioner/method that produced it."),
     ),
+    key=("viewer_id", "image_id", "model"),
 )
 
 EXPLANATIONS = TableSchema(
@@ -180,6 +182,7 @@ RANKINGS = TableSchema(
         Column("first_hit_rank", pa.int32(), "1-based rank of the first relevant gallery image (CMC).", True),
         Column("num_relevant", pa.int32(), "Relevant gallery images."),
     ),
+    key=("query_image_id", "model_id", "encoder", "granularity"),
 )
 
 RANK_SUMMARY = TableSchema(
@@ -193,6 +196,7 @@ RANK_SUMMARY = TableSchema(
         Column("k", pa.int32(), "k for @k metrics.", True),
         Column("value", pa.float64(), "Value."),
     ),
+    key=("model_id", "encoder", "granularity", "metric", "k"),
 )
 
 RANK_SCORES = TableSchema(
@@ -212,7 +216,7 @@ RANK_SCORES = TableSchema(
         Column("num_relevant", pa.int32(), "Relevant gallery images.", True),
         Column("gallery_size", pa.int32(), "Images in the gallery ranked."),
     ),
-    key=("query_image_id", "kind", "paired_image_id", "method", "granularity"),
+    key=("query_image_id", "kind", "paired_image_id", "method", "encoder", "granularity"),
 )
 
 PERSONAS = TableSchema(
@@ -238,6 +242,7 @@ CAPTION_SCORES = TableSchema(
         Column("metric", pa.string(), "Metric name."),
         Column("value", pa.float64(), "Value."),
     ),
+    key=("viewer_id", "image_id", "method", "metric"),
 )
 
 RUNS = TableSchema(
@@ -272,4 +277,5 @@ def eval_table(stage: str) -> TableSchema:
             Column("split", pa.string(), "Data split (train, test, heldout, …)."),
             Column("detail", pa.string(), "Anything that qualifies the value (aspect, k, subset).", True),
         ),
+        key=("stage", "method", "metric", "split", "detail"),
     )

@@ -11,8 +11,8 @@ import os
 import duckdb
 import pyarrow as pa
 
-from persona_lens.schemas import EVAL_VIEW, PARTITION_COLUMN, TABLES, eval_table
-from persona_lens.storage.parquet import unfix_vectors
+from persona_lens.schemas import EVAL_VIEW, PARTITION_COLUMN, TABLES, eval_table, get_schema
+from persona_lens.storage.parquet import unfix_vectors, write_order, written_parts
 from persona_lens.storage.root import DatasetRoot, StorageError
 
 
@@ -26,6 +26,9 @@ READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.E
 
 class Catalog:
     """A DuckDB connection with a view per table found under the dataset root.
+
+    Each view holds one row per key, the latest written; `history.<table>` holds every version
+    (storage/parquet.py: why the readers, not the writers, keep tables sets).
 
     `confined` (what `persona-lens sql` uses unless told `--allow-external`): only statements that read
     run (no COPY, ATTACH, INSTALL, CREATE, SET…), DuckDB reaches no file outside a local root
@@ -65,16 +68,17 @@ class Catalog:
                 if not name.startswith((".", "_")) and self.root.fs.glob(
                         f"{entry}/{PARTITION_COLUMN}=*/part-*.parquet"):
                     found.append(name)
+        self.con.execute("CREATE SCHEMA IF NOT EXISTS history")
         for name in found:
             self.con.unregister(name)  # an empty placeholder registered by an earlier refresh
             glob = self.root.uri("tables", name, f"{PARTITION_COLUMN}=*", "part-*.parquet")
             # Identifiers cannot be bound parameters; `name` comes from our own folder listing and is
             # quoted. The glob is a string literal with quotes escaped.
-            self.con.execute(
-                f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM read_parquet('
-                f"'{_sql_str(glob)}', hive_partitioning=true, union_by_name=true, "
-                f"hive_types={{'{PARTITION_COLUMN}': 'VARCHAR'}})"
-            )
+            files = (f"read_parquet('{_sql_str(glob)}', hive_partitioning=true, union_by_name=true, "
+                     f"hive_types={{'{PARTITION_COLUMN}': 'VARCHAR'}}")
+            self.con.execute(f'CREATE OR REPLACE VIEW history."{name}" AS SELECT * FROM {files})')
+            self._register_write_order(name)
+            self.con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {_latest_per_key(name, files)}')
         # Known tables with no rows yet get an empty, typed view, so `SELECT count(*) FROM quarantine`
         # answers 0 instead of failing.
         for name, schema in {**TABLES, EVAL_VIEW: eval_table("stage")}.items():
@@ -83,15 +87,26 @@ class Catalog:
                 empty = schema.empty()
                 empty = empty.append_column(PARTITION_COLUMN, pa.array([], pa.string()))
                 self.con.register(name, unfix_vectors(empty))
+                self.con.execute(f'CREATE OR REPLACE VIEW history."{name}" AS SELECT * FROM "{name}"')
         # `eval`: every stage's eval_<stage> table in one view (they share one schema), so a query over
         # all stages' scores needs no list of stages.
         evals = [name for name in found if name.startswith("eval_")]
         if evals:
             self.con.unregister(EVAL_VIEW)
-            union = " UNION ALL BY NAME ".join(f'SELECT * FROM "{name}"' for name in evals)
-            self.con.execute(f'CREATE OR REPLACE VIEW "{EVAL_VIEW}" AS {union}')
+            for schema in ("main", "history"):
+                union = " UNION ALL BY NAME ".join(f'SELECT * FROM {schema}."{name}"' for name in evals)
+                self.con.execute(f'CREATE OR REPLACE VIEW {schema}."{EVAL_VIEW}" AS {union}')
         self.tables = found
         return found
+
+    def _register_write_order(self, name: str) -> None:
+        """`__parts_<name>`: each part file of the table (as DuckDB's `filename` names it) and its place in
+        the order the parts were written (storage/parquet.py), which the view's "latest" follows."""
+        order = write_order(written_parts(self.root, name))
+        self.con.unregister(f"__parts_{name}")
+        self.con.register(f"__parts_{name}", pa.table({
+            "filename": pa.array([p if self.root.is_local else f"s3://{p}" for p in order], pa.string()),
+            "written": pa.array(range(len(order)), pa.int64())}))
 
     def query(self, sql: str, params: list | dict | None = None) -> pa.Table:
         """Run `sql` with bound `params` (`?` or `$name` placeholders); return an Arrow table."""
@@ -136,6 +151,30 @@ class Catalog:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _latest_per_key(name: str, files: str) -> str:
+    """The view of table `name`: one row per key, the latest written (storage/parquet.py says why).
+
+    The winners are picked on the key columns alone (a window over the key, ordered by when each part
+    was written: `__parts_<name>`; a part written after the catalog listed them counts as newest) and
+    joined back by (file, row number), so wide columns such as vectors are never sorted, and a null key
+    value is a value like any other. A table without a key (a log), or one unknown to the schemas, is
+    shown whole.
+    """
+    try:
+        schema = get_schema(name)
+    except (KeyError, ValueError):
+        schema = None
+    if schema is None or not schema.key:
+        return f"SELECT * FROM {files})"
+    key = ", ".join(f'"{k}"' for k in schema.key)
+    rows = f"{files}, filename=true, file_row_number=true)"
+    return (f"SELECT * EXCLUDE (filename, file_row_number) FROM {rows} SEMI JOIN ("
+            f'SELECT r.filename, r.file_row_number FROM {rows} r LEFT JOIN "__parts_{name}" w '
+            f"ON w.filename = r.filename QUALIFY row_number() OVER ("
+            f"PARTITION BY {key} ORDER BY w.written DESC NULLS FIRST, r.filename DESC) = 1"
+            f") USING (filename, file_row_number)")
 
 
 def _sql_str(s: str) -> str:

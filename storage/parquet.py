@@ -1,4 +1,13 @@
-"""Parquet tables under the dataset root: hive-partitioned by run_id, written atomically.
+"""Parquet tables under the dataset root: hive-partitioned by run_id, written atomically, read as sets.
+
+Keys: every table but the `runs` log has a natural key (its schema's `key`). A key may be written more
+than once — a re-run, two writers on one root at once, a retried batch — and no lock or commit log can
+be had on S3 alike, so the guarantee sits in the readers: `read_table` and the DuckDB catalog keep one
+row per key, the *latest* written, and every version stays on disk (`read_table(history=True)`, the
+catalog's `history` schema). "Latest" is the order the parts were committed in (their file times: an
+mtime, S3's LastModified; ties broken by run id and path), not the run ids' text, which a caller may
+choose. So nothing a writer commits is lost, no query sees a key twice, and a re-run of an evaluation
+is a new version whose rows replace the old ones in every view.
 
 Atomicity: on a local disk a part is written to a hidden temporary name in the same folder and renamed
 into place, so no reader (DuckDB's `*.parquet` glob included) ever sees half a file and a killed write
@@ -12,10 +21,11 @@ import hashlib
 import json
 import uuid
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from persona_lens.schemas import PARTITION_COLUMN, get_schema, validate
+from persona_lens.schemas import PARTITION_COLUMN, SchemaError, TableSchema, get_schema, validate
 from persona_lens.storage.root import DatasetRoot, StorageError
 
 
@@ -44,9 +54,11 @@ def write_part(root: DatasetRoot, table: str, data: pa.Table, run_id: str, part:
     `data` has no rows (nothing is written).
     """
     _check_name("run_id", run_id)
-    data = validate(data, get_schema(table))
+    schema = get_schema(table)
+    data = validate(data, schema)
     if data.num_rows == 0:
         return None
+    _check_unique_keys(data, schema)
     part = part or content_key(data)
     _check_name("part", part)
     folder = table_dir(root, table, run_id)
@@ -72,32 +84,86 @@ def write_part(root: DatasetRoot, table: str, data: pa.Table, run_id: str, part:
 
 def list_parts(root: DatasetRoot, table: str) -> list[str]:
     """Committed part files of `table` (temporary files excluded), sorted."""
+    return sorted(written_parts(root, table))
+
+
+def written_parts(root: DatasetRoot, table: str) -> dict[str, float]:
+    """Committed part files of `table` → when each was written (POSIX seconds; its mtime, or S3's
+    LastModified), the order `read_table` and the catalog take as "latest"."""
     base = root.path("tables", table)
     if not root.fs.exists(base):
-        return []
-    return sorted(p for p in root.fs.glob(f"{base}/{PARTITION_COLUMN}=*/part-*.parquet"))
+        return {}
+    found = root.fs.glob(f"{base}/{PARTITION_COLUMN}=*/part-*.parquet", detail=True)
+    return {path: _written_at(info) for path, info in found.items()}
 
 
-def read_table(root: DatasetRoot, table: str, columns: list[str] | None = None) -> pa.Table:
-    """All committed rows of `table`, with `run_id` added from the partition path.
+def _written_at(info: dict) -> float:
+    t = info.get("mtime", info.get("LastModified"))
+    if hasattr(t, "timestamp"):
+        return float(t.timestamp())
+    return float(t) if t is not None else 0.0
 
-    For filtering and joins prefer the DuckDB catalog; this is for a stage loading an earlier table.
+
+def write_order(parts: dict[str, float]) -> list[str]:
+    """Part paths oldest first: by write time, then run id, then path (S3 times have 1 s resolution)."""
+    return sorted(parts, key=lambda p: (parts[p], part_run_id(p), p))
+
+
+def part_run_id(path: str) -> str:
+    return path.rsplit(f"{PARTITION_COLUMN}=", 1)[1].split("/", 1)[0]
+
+
+def read_table(root: DatasetRoot, table: str, columns: list[str] | None = None,
+               history: bool = False) -> pa.Table:
+    """The rows of `table`, one per key (the latest written), with `run_id` added from the partition path.
+
+    `history=True` returns every committed row, every version of a key included. For filtering and
+    joins prefer the DuckDB catalog; this is for a stage loading an earlier table.
     """
     schema = get_schema(table)
-    parts = list_parts(root, table)
+    key = [] if history else list(schema.key)
+    read_columns = None if columns is None else [*columns, *(k for k in key if k not in columns)]
+    # Oldest first, so that the last row of a key is its latest version.
+    parts = write_order(written_parts(root, table))
     pieces = []
     for path in parts:
-        run_id = path.rsplit(f"{PARTITION_COLUMN}=", 1)[1].split("/", 1)[0]
         with root.fs.open(path, "rb") as f:
-            t = pq.read_table(f, columns=columns)
-        pieces.append(t.append_column(PARTITION_COLUMN, pa.array([run_id] * t.num_rows, pa.string())))
+            t = pq.read_table(f, columns=read_columns)
+        pieces.append(t.append_column(PARTITION_COLUMN, pa.array([part_run_id(path)] * t.num_rows, pa.string())))
     if not pieces:
         empty = schema.empty()
         if columns:
             empty = empty.select(columns)
         return empty.append_column(PARTITION_COLUMN, pa.array([], pa.string()))
     # Vector columns of different encoders differ in size: keep them as variable lists when combined.
-    return pa.concat_tables([unfix_vectors(p) for p in pieces], promote_options="permissive")
+    rows = pa.concat_tables([unfix_vectors(p) for p in pieces], promote_options="permissive")
+    if key:
+        rows = latest_per_key(rows, key)
+    return rows if columns is None else rows.select([*columns, PARTITION_COLUMN])
+
+
+def latest_per_key(rows: pa.Table, key: list[str]) -> pa.Table:
+    """The last row of each key (rows ordered oldest to newest), in their original order.
+
+    A null is a key value like any other here (Arrow's group-by keeps nulls as one group), as in the
+    catalog's PARTITION BY.
+    """
+    position = pa.array(np.arange(rows.num_rows, dtype=np.int64))
+    last = (rows.select(key).append_column("__position", position)
+            .group_by(key, use_threads=False).aggregate([("__position", "max")]))
+    keep = np.sort(last.column("__position_max").to_numpy())
+    return rows if len(keep) == rows.num_rows else rows.take(pa.array(keep))
+
+
+def _check_unique_keys(data: pa.Table, schema: TableSchema) -> None:
+    """One part holds each key once: a writer that repeats a key in one batch has a bug, and the
+    readers would silently keep only one of the rows."""
+    if not schema.key:
+        return
+    groups = data.select(list(schema.key)).group_by(list(schema.key), use_threads=False).aggregate([])
+    if groups.num_rows != data.num_rows:
+        raise SchemaError(f"table {schema.name!r}: {data.num_rows - groups.num_rows} row(s) repeat a key "
+                          f"({', '.join(schema.key)}) of another row in the same part")
 
 
 def unfix_vectors(t: pa.Table) -> pa.Table:

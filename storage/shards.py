@@ -13,8 +13,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
-import webdataset as wds
-
 from persona_lens.storage.root import DatasetRoot, StorageError
 
 
@@ -42,13 +40,15 @@ class ShardWriter:
         self.maxcount, self.maxsize = maxcount, maxsize
         self.shards: list[str] = []
         self._buf: io.BytesIO | None = None
-        self._tar: wds.TarWriter | None = None
+        self._tar = None  # a webdataset.TarWriter while a shard is open
         self._count = self._size = 0
 
     def _open(self) -> None:
         self._buf = io.BytesIO()
         # webdataset's TarWriter enforces the sample contract (__key__, bytes values); we give it a
         # buffer so that the commit to the final name is one atomic step (its own writer is not atomic).
+        import webdataset as wds  # here, not at the top: it imports torch, which readers never need
+
         self._tar = wds.TarWriter(self._buf, encoder=False, mtime=0)
         self._count = self._size = 0
 

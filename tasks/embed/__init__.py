@@ -14,24 +14,18 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from persona_lens.models.registry import encoder_slug, load_image_encoder, load_text_encoder
-from persona_lens.storage import DatasetRoot, StorageError, write_part
+from persona_lens.storage import DatasetRoot, write_part
 from persona_lens.tasks.embed.encode import (TEXT_PART_ROWS, EmbedPlan, ImageRef, batches, embed_images,
                                              embed_texts, part_key, plan_images, plan_texts, write_shard)
 from persona_lens.tasks.embed.params import EmbedParams
 from persona_lens.tasks.markdown import facts_markdown
+from persona_lens.tasks.retries import IO_RETRIES
 
 __all__ = ["EmbedParams", "EmbedPlan", "ImageRef", "embed_shard_task", "embed_texts_task", "plan_task",
            "summarize", "summary_markdown"]
 
 
-def _io_failure(task, task_run, state) -> bool:
-    """Retry only storage/OS errors: a model or data error would fail the same way again."""
-    exc = state.data if isinstance(state.data, BaseException) else None
-    return isinstance(exc, (StorageError, OSError))
-
-
-_io_retries = dict(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_io_failure,
-                   cache_policy=NO_CACHE)
+_io_retries = dict(**IO_RETRIES, cache_policy=NO_CACHE)
 
 
 @task(name="embed-plan", **_io_retries)

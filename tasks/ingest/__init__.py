@@ -8,6 +8,7 @@ from prefect.cache_policies import NO_CACHE
 from persona_lens.storage import DatasetRoot, filesystem_for, read_marker, read_table, write_marker, write_part
 from persona_lens.tasks.ingest.batches import Batch, BatchResult, plan_batches, process_batch, rejected_row
 from persona_lens.tasks.quarantine import quarantine_table
+from persona_lens.tasks.retries import IO_RETRIES
 from persona_lens.tasks.ingest.params import IngestParams
 from persona_lens.tasks.ingest.sources import Listing, SourceError, list_source
 
@@ -15,10 +16,10 @@ __all__ = ["Batch", "BatchResult", "IngestParams", "Listing", "SourceError", "in
            "list_source", "list_source_task", "plan_batches", "process_batch", "record_rejections"]
 
 # Resume is explicit (batch markers in storage), so Prefect's input-hash cache is off for these tasks:
-# their inputs hold filesystem handles that cannot be hashed.
+# their inputs hold filesystem handles that cannot be hashed. Only storage/OS errors are retried.
 
 
-@task(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
+@task(**IO_RETRIES, cache_policy=NO_CACHE)
 def list_source_task(source: str, label_levels: list[str] | None, root: DatasetRoot,
                      follow_symlinks: bool = False) -> Listing:
     """List the source's files or shards."""
@@ -33,7 +34,7 @@ def record_rejections(root: DatasetRoot, listing: Listing, run_id: str) -> int:
     return len(rows)
 
 
-@task(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
+@task(**IO_RETRIES, cache_policy=NO_CACHE)
 def ingest_batch(batch: Batch, source: str, root: DatasetRoot, *, role: str, run_id: str,
                  label_levels: list[str] | None) -> dict:
     """Ingest one batch unless its marker says it is done; return its stats."""

@@ -2,13 +2,17 @@
 
 import datetime as dt
 import json
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from persona_lens.flows.cli import app, main
+from persona_lens.flows.cli import app
+from persona_lens.flows.entry import main
 from persona_lens.schemas import IMAGES
 from persona_lens.storage import write_part
 
@@ -96,6 +100,32 @@ def test_loading_a_folder_that_is_no_world_is_one_line(tmp_path, monkeypatch, ca
     assert code == 2 and "holds no complete world" in out.err
 
 
+def test_sql_starts_without_prefect_torch_or_the_stages(filled_root):
+    # The console script sends `sql` past the full command line (flows/entry.py): nothing of a flow loads.
+    res = subprocess.run([sys.executable, "-X", "importtime", "-m", "persona_lens.flows.entry", "sql",
+                          "SELECT count(*) AS n FROM images", "--root", filled_root.url, "-f", "json"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert json.loads(res.stdout) == [{"n": 5}]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in res.stderr.splitlines() if line.startswith("import time")}
+    assert {"duckdb", "persona_lens.storage.catalog"} <= imported
+    heavy = {m for m in imported if m.split(".")[0] in ("torch", "prefect", "webdataset", "transformers")
+             or m.startswith("persona_lens.tasks")}
+    assert not heavy, sorted(heavy)[:10]
+
+
+def test_a_table_too_wide_for_the_terminal_prints_one_block_per_row(filled_root):
+    wide = runner.invoke(app, ["sql", "SELECT * FROM images ORDER BY image_id LIMIT 2", "--root", filled_root.url],
+                         env={"COLUMNS": "80"})
+    assert wide.exit_code == 0, wide.output
+    lines = wide.output.splitlines()
+    assert lines[0].startswith("-[ row 1 ]") and f"image_id    | {0:064x}" in lines
+    assert "labels      | {}" in lines and lines[-1] == "(2 rows, 15 columns)"
+    narrow = runner.invoke(app, ["sql", "SELECT category, count(*) AS n FROM images GROUP BY 1 ORDER BY 1",
+                                 "--root", filled_root.url], env={"COLUMNS": "80"})
+    assert "-[ row" not in narrow.output and "bird" in narrow.output and "category" in narrow.output
+
+
 def test_csv_output_writes_list_and_map_columns_as_json_cells(filled_root):
     res = runner.invoke(app, ["sql", "SELECT image_id, labels, MAP {'a': 'b'} AS m, [1, 2] AS l FROM images "
                                      "ORDER BY image_id LIMIT 1", "--root", filled_root.url, "-f", "csv"])
@@ -117,3 +147,18 @@ def test_sql_is_read_only_and_confined_to_the_root_unless_allowed(filled_root, t
     res = runner.invoke(app, ["sql", f"SELECT content FROM read_text('{outside}')", "--root", filled_root.url,
                               "--allow-external", "-f", "json"])
     assert res.exit_code == 0 and json.loads(res.output) == [{"content": "hello"}]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_flow_that_fails_on_bad_input_says_so_once_without_retries_or_tracebacks(tmp_path):
+    from prefect.settings import PREFECT_API_URL
+
+    res = subprocess.run([str(Path(sys.executable).with_name("persona-lens")), "ingest", str(tmp_path / "missing"),
+                          "--root", str(tmp_path / "data")], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()})
+    out = res.stdout + res.stderr
+    assert res.returncode == 2, out
+    assert res.stderr.splitlines()[-1] == f"error: source folder '{tmp_path / 'missing'}' does not exist"
+    # A missing folder fails the same way on every try: not retried, and no traceback wall in the log.
+    assert "Retry" not in out and "Traceback" not in out, out
+    assert len(out.splitlines()) < 12, out

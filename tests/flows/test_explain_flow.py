@@ -34,7 +34,10 @@ def tiny_world(tmp_path_factory):
 def test_every_personalized_model_is_explained_and_the_known_truth_scored(root, tiny_world):
     world_load_flow(WorldLoadParams(world=str(tiny_world.folder)), root=root.url)
     with Catalog(root) as cat:
-        image_id = cat.scalar("SELECT image_id FROM generations WHERE method = 'simulated' LIMIT 1")
+        # An ingested picture no model generated (generations is keyed by image_id: one image, one model).
+        image_id = cat.scalar("SELECT image_id FROM images WHERE image_id NOT IN (SELECT image_id FROM generations) "
+                              "AND image_id NOT IN (SELECT base_image_id FROM generations "
+                              "WHERE base_image_id IS NOT NULL) ORDER BY image_id LIMIT 1")
     # A model whose base twin was never ingested: quarantined, not explained, the others still are.
     orphan = GENERATIONS.from_rows([{"image_id": image_id, "model_id": "orphan", "method": "lora", "prompt": "",
                                      "seed": 0, "base_image_id": "0" * 64, "generator": "g"}])

@@ -6,6 +6,7 @@ import pytest
 
 from persona_lens.flows.pipeline import pipeline_flow
 from persona_lens.queries import load
+from persona_lens.schemas import get_schema
 from persona_lens.storage import Catalog
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -63,6 +64,13 @@ def test_the_default_run_embeds_every_world_image_and_scores_the_aligner_and_the
             "frozen_captioner", "style_only", "deper"}
         sweep = {r["method"]: r["score"] for r in cat.query(load("eval_summary")).to_pylist()
                  if r["split"] == "drift_sweep"}
+        # No run writes a key twice (the views would silently keep one of the rows).
+        for table in cat.tables:
+            key = get_schema(table).key
+            if key:
+                cols = ", ".join(["run_id", *key])
+                assert cat.scalar(f"SELECT count(*) FROM (SELECT {cols} FROM history.{table} "
+                                  f"GROUP BY ALL HAVING count(*) > 1)") == 0, table
         ranker = {r["method"]: r["value"] for r in cat.query(
             "SELECT method, value FROM eval_rank WHERE split = 'reference' AND detail = 'instance' "
             "AND metric = 'mAP'").to_pylist()}

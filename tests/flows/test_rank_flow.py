@@ -72,6 +72,11 @@ def test_embedding_and_ranking_with_the_same_relative_encoder_folder_meet_in_the
     again = rank_flow(RankParams.parse(encoder="./dino", clip_encoder=None, dino_encoder=None, augment=1),
                       root=root.url)
     assert again["rankings"] == result["rankings"]
+    with Catalog(root) as cat:
+        # The re-run is a new version of every ranking: the view shows each once, the history keeps both.
+        assert cat.scalar("SELECT count(*) FROM rankings") == result["rankings"]
+        assert cat.query("SELECT DISTINCT run_id FROM rankings").column("run_id").to_pylist() == [again["run_id"]]
+        assert cat.scalar("SELECT count(*) FROM history.rankings") == 2 * result["rankings"]
 
 
 @pytest.mark.slow

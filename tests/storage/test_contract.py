@@ -63,6 +63,71 @@ def test_writing_the_same_part_key_twice_replaces_the_rows_instead_of_adding_the
     assert read_table(any_root, "rank_summary").num_rows == 3 + 2
 
 
+def test_a_key_written_by_two_runs_reads_once_as_the_later_run_s_row(any_root):
+    # Two writers (or a re-run) write the same keys; both versions stay on disk.
+    write_part(any_root, "rank_summary", summary_rows(3), run_id="20261201T100000Z-aaaa")
+    newer = summary_rows(2).set_column(5, "value", pa.array([0.7, 0.8]))
+    write_part(any_root, "rank_summary", newer, run_id="20261202T100000Z-bbbb")
+
+    back = read_table(any_root, "rank_summary")
+    assert sorted(zip(back.column("k").to_pylist(), back.column("value").to_pylist(),
+                      back.column("run_id").to_pylist())) == [
+        (0, 0.7, "20261202T100000Z-bbbb"), (1, 0.8, "20261202T100000Z-bbbb"), (2, 0.2, "20261201T100000Z-aaaa")]
+    assert read_table(any_root, "rank_summary", history=True).num_rows == 5
+    # A projection without the key columns is still one row per key.
+    assert sorted(read_table(any_root, "rank_summary", columns=["value"]).column("value").to_pylist()) == [
+        0.2, 0.7, 0.8]
+    with Catalog(any_root) as cat:
+        assert cat.query("SELECT k, value, run_id FROM rank_summary ORDER BY k").to_pylist() == [
+            {"k": 0, "value": 0.7, "run_id": "20261202T100000Z-bbbb"},
+            {"k": 1, "value": 0.8, "run_id": "20261202T100000Z-bbbb"},
+            {"k": 2, "value": 0.2, "run_id": "20261201T100000Z-aaaa"}]
+        assert cat.scalar("SELECT count(*) FROM history.rank_summary") == 5
+        assert cat.scalar("SELECT count(*) FROM (SELECT value FROM rank_summary)") == 3
+
+
+def test_latest_means_written_last_whatever_the_run_ids_say(any_root):
+    import time
+
+    write_part(any_root, "rank_summary", summary_rows(1), run_id="zz-first")
+    time.sleep(1.1)  # S3's LastModified has one-second resolution
+    write_part(any_root, "rank_summary", summary_rows(1).set_column(5, "value", pa.array([0.9])), run_id="aa-second")
+
+    assert read_table(any_root, "rank_summary").column("run_id").to_pylist() == ["aa-second"]
+    with Catalog(any_root) as cat:
+        assert cat.query("SELECT value, run_id FROM rank_summary").to_pylist() == [{"value": 0.9, "run_id": "aa-second"}]
+
+
+def test_a_null_in_a_key_column_is_a_key_value_like_any_other(any_root):
+    row = summary_rows(1).set_column(4, "k", pa.array([None], pa.int32()))
+    write_part(any_root, "rank_summary", row, run_id="r1")
+    write_part(any_root, "rank_summary", row, run_id="r2")
+
+    assert read_table(any_root, "rank_summary").column("run_id").to_pylist() == ["r2"]
+    with Catalog(any_root) as cat:
+        assert cat.query("SELECT k, run_id FROM rank_summary").to_pylist() == [{"k": None, "run_id": "r2"}]
+
+
+def test_a_part_that_repeats_a_key_is_refused_before_anything_is_written(any_root):
+    twice = pa.concat_tables([summary_rows(2), summary_rows(1)])
+    with pytest.raises(SchemaError, match=r"rank_summary.*1 row\(s\) repeat a key \(model_id, encoder"):
+        write_part(any_root, "rank_summary", twice, run_id="r1")
+    assert files_under(any_root) == []
+
+
+def test_a_log_table_keeps_every_row(any_root):
+    from persona_lens.schemas import RUNS
+    assert RUNS.key == ()
+    import datetime as dt
+    t = dt.datetime(2026, 12, 2, tzinfo=dt.timezone.utc)
+    row = {"flow": "ingest", "status": "completed", "started_at": t, "finished_at": t, "config": "{}",
+           "code_version": "x", "error": None, "timings": [], "counts": []}
+    write_part(any_root, "runs", RUNS.from_rows([row, row]), run_id="r1")
+    assert read_table(any_root, "runs").num_rows == 2
+    with Catalog(any_root) as cat:
+        assert cat.scalar("SELECT count(*) FROM runs") == 2
+
+
 def test_an_empty_table_writes_no_part(any_root):
     assert write_part(any_root, "rank_summary", summary_rows(0), run_id="r1") is None
     assert files_under(any_root) == []
@@ -189,7 +254,8 @@ def test_the_catalog_has_one_view_per_written_table(any_root):
     with Catalog(any_root) as cat:
         # Tables without parts are registered empty Arrow tables (temporary views), not views over files.
         views = cat.query(
-            "SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary ORDER BY 1")
+            "SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary "
+            "AND schema_name = 'main' ORDER BY 1")
         assert cat.tables == views.column("view_name").to_pylist() == ["embeddings", "rank_summary"]
         assert cat.scalar("SELECT count(*) FROM rank_summary") == 2
         # A known table with no parts yet answers with zero rows instead of failing.
@@ -202,7 +268,8 @@ def test_every_stage_s_scores_meet_in_one_eval_view_that_exists_before_any(any_r
     with Catalog(any_root) as cat:
         assert cat.scalar("SELECT count(*) FROM eval") == 0
     for stage, n in (("rank", 2), ("newstage", 3)):
-        rows = [{"stage": stage, "method": "m", "metric": "acc", "value": 0.5, "split": "test", "detail": None}] * n
+        rows = [{"stage": stage, "method": "m", "metric": f"acc@{k}", "value": 0.5, "split": "test", "detail": None}
+                for k in range(n)]
         write_part(any_root, f"eval_{stage}", eval_table(stage).from_rows(rows), run_id="r1")
     with Catalog(any_root) as cat:
         counts = cat.query("SELECT stage, count(*) AS n FROM eval GROUP BY 1 ORDER BY 1").to_pylist()

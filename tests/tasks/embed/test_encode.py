@@ -11,7 +11,7 @@ from PIL import Image
 
 from persona_lens.models.base import ModelError, l2_normalize
 from persona_lens.schemas import CAPTIONS, SchemaError
-from persona_lens.storage import StorageError, list_parts, read_table, write_part
+from persona_lens.storage import list_parts, read_table, write_part
 from persona_lens.tasks.embed import EmbedParams, embed_shard_task, embed_texts_task
 from persona_lens.tasks.embed.encode import (
     EmbedPlan, embed_images, embed_texts, embeddings_table, part_key, plan_images, plan_texts, text_id_of,
@@ -197,13 +197,3 @@ def test_embed_texts_keeps_order_and_shapes():
 def test_plan_of_an_empty_root_is_empty(root):
     plan = plan_images(root, "colour-test")
     assert plan == EmbedPlan("colour-test", {}, 0) and plan.num_images == 0
-
-
-@pytest.mark.parametrize("exc, retried", [(StorageError("shard unreadable"), True), (OSError("reset"), True),
-                                          (ModelError("bad model"), False), (ValueError("bad"), False)])
-def test_tasks_retry_only_io_failures(exc, retried):
-    from prefect.states import Failed
-
-    from persona_lens.tasks.embed import _io_failure
-
-    assert _io_failure(None, None, Failed(data=exc)) is retried
