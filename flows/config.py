@@ -123,6 +123,9 @@ class PipelineConfig(StageParams):
     rank: RankConfig = RankConfig()
     explain: ExplainConfig = ExplainConfig()
     describe: DescribeConfig = DescribeConfig()
+    reuse: bool = Field(True, description="Skip a step (eval-aligner, rank, explain, describe) whose inputs, "
+                                          "settings and code are unchanged since it last finished (flows/reuse.py); "
+                                          "false recomputes every step.")
 
     @field_validator("generate", mode="before")
     @classmethod

@@ -13,6 +13,7 @@ from persona_lens.flows.explain import explain_flow
 from persona_lens.flows.generate import generate_flow
 from persona_lens.flows.ingest import ingest_flow
 from persona_lens.flows.rank import drift_sweep_flow, eval_rank_flow, rank_flow
+from persona_lens.flows.reuse import StepCache, run_once
 from persona_lens.flows.run_context import stage_run
 from persona_lens.flows.world import world_load_flow, world_make_flow
 from persona_lens.tasks.aligner import EvalAlignerParams
@@ -48,31 +49,43 @@ def pipeline_flow(root: str | None = None, config: dict | None = None, run_id: s
             embed_flow(embed.stage_params(), **at)
             if embed.vl_encoder:
                 embed_flow(embed.stage_params(embed.vl_encoder, embed.vl_encoder), **at)
+        # The steps below are reused when nothing they read has changed (flows/reuse.py).
+        cache = StepCache(run, enabled=cfg.reuse)
         if embed.vl_encoder and embed.evaluate_vl:
             with run.step("eval_aligner"):
                 # A quick slice of the held-out sets that train-aligner keeps out (same seed): ~30 s on 2
                 # cores. `persona-lens eval-aligner` with its defaults scores the full sets.
-                eval_aligner_flow(EvalAlignerParams(encoder=embed.vl_encoder, heldout_views=1, world_heldout=70,
-                                                    eval_samples=100, runtime=embed.runtime), **at)
+                aligner = EvalAlignerParams(encoder=embed.vl_encoder, heldout_views=1, world_heldout=70,
+                                            eval_samples=100, runtime=embed.runtime)
+                run_once(cache, "eval_aligner", (aligner,), lambda: eval_aligner_flow(aligner, **at))
         if cfg.rank.enabled and has_rank_queries(run.root):
             with run.step("rank"):
                 rank = cfg.rank.stage_params(embed)
                 if rank.encoder not in (embed.encoder, embed.vl_encoder):
                     embed_flow(embed.stage_params(rank.encoder, None), **at)
-                rank_flow(rank, **at)
-                if cfg.rank.evaluate and cfg.sources is None:
-                    eval_rank_flow(EvalRankParams(rank_run=run.run_id), **at)
-                    if cfg.rank.drift_sweep:
-                        drift_sweep_flow(DriftSweepParams(), **at)
+                evaluate = cfg.rank.evaluate and cfg.sources is None
+
+                def rank_and_score() -> None:
+                    rank_flow(rank, **at)
+                    if evaluate:
+                        eval_rank_flow(EvalRankParams(rank_run=run.run_id), **at)
+                        if cfg.rank.drift_sweep:
+                            drift_sweep_flow(DriftSweepParams(), **at)
+
+                run_once(cache, "rank", (rank, cfg.rank, evaluate), rank_and_score)
         explain = cfg.explain.stage_params(embed) if cfg.explain.enabled else None
         if explain is not None:
             with run.step("explain"):
-                explain_flow(explain, **at, evaluate=cfg.explain.evaluate)
+                run_once(cache, "explain", (explain, cfg.explain),
+                         lambda: explain_flow(explain, **at, evaluate=cfg.explain.evaluate))
         if cfg.describe.enabled and world is not None:
             with run.step("describe"):
-                describe_flow(cfg.describe.stage_params(world["folder"]), **at)
-                if cfg.describe.evaluate:
-                    eval_describe_flow(cfg.describe.eval_params(world["folder"]), **at)
+                def describe_and_score() -> None:
+                    describe_flow(cfg.describe.stage_params(world["folder"]), **at)
+                    if cfg.describe.evaluate:
+                        eval_describe_flow(cfg.describe.eval_params(world["folder"]), **at)
+
+                run_once(cache, "describe", (cfg.describe, world["key"]), describe_and_score)
         summary = dataset_summary_task(run.root)
         run.count(**{row["table"]: row["rows"] for row in summary["tables"].to_pylist()})
         create_markdown_artifact(key="pipeline-summary", markdown=tables_markdown(summary), description="Dataset summary")

@@ -90,11 +90,16 @@ def list_parts(root: DatasetRoot, table: str) -> list[str]:
 def written_parts(root: DatasetRoot, table: str) -> dict[str, float]:
     """Committed part files of `table` → when each was written (POSIX seconds; its mtime, or S3's
     LastModified), the order `read_table` and the catalog take as "latest"."""
+    return {path: written for path, (written, _) in part_details(root, table).items()}
+
+
+def part_details(root: DatasetRoot, table: str) -> dict[str, tuple[float, int]]:
+    """Committed part files of `table` → (when written, size in bytes), from one listing."""
     base = root.path("tables", table)
     if not root.fs.exists(base):
         return {}
     found = root.fs.glob(f"{base}/{PARTITION_COLUMN}=*/part-*.parquet", detail=True)
-    return {path: _written_at(info) for path, info in found.items()}
+    return {path: (_written_at(info), int(info.get("size") or 0)) for path, info in found.items()}
 
 
 def _written_at(info: dict) -> float:

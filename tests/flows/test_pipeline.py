@@ -71,6 +71,7 @@ def test_the_default_run_embeds_every_world_image_and_scores_the_aligner_and_the
                 cols = ", ".join(["run_id", *key])
                 assert cat.scalar(f"SELECT count(*) FROM (SELECT {cols} FROM history.{table} "
                                   f"GROUP BY ALL HAVING count(*) > 1)") == 0, table
+        rows_per_table = {r["table"]: r["rows"] for r in cat.row_counts().to_pylist() if r["table"] != "runs"}
         ranker = {r["method"]: r["value"] for r in cat.query(
             "SELECT method, value FROM eval_rank WHERE split = 'reference' AND detail = 'instance' "
             "AND metric = 'mAP'").to_pylist()}
@@ -87,3 +88,10 @@ def test_the_default_run_embeds_every_world_image_and_scores_the_aligner_and_the
     assert explain["finexl"] > 2 * explain["random"], explain
     full = [v for m, v in gains.items() if "-full-" in m]
     assert len(full) == 2 and min(full) > 0.1, gains
+
+    # Run again with nothing changed: every evaluating step is reused, and no view gains a row.
+    again = pipeline_flow(root=root.url)
+    assert {k for k in again["counts"] if k.startswith("reused_")} == {
+        "reused_eval_aligner", "reused_rank", "reused_explain", "reused_describe"}
+    with Catalog(root) as cat:
+        assert {r["table"]: r["rows"] for r in cat.row_counts().to_pylist() if r["table"] != "runs"} == rows_per_table
