@@ -45,10 +45,19 @@ def pipeline_flow(root: str | None = None, config: dict | None = None, run_id: s
             with run.step("generate"):
                 generate_flow(cfg.generate_params(), **at)
         embed = cfg.embed
-        with run.step("embed"):
+        rank = cfg.rank.stage_params(embed) if cfg.rank.enabled else None
+
+        def embed_images_and_captions() -> None:
             embed_flow(embed.stage_params(), **at)
             if embed.vl_encoder:
                 embed_flow(embed.stage_params(embed.vl_encoder, embed.vl_encoder), **at)
+
+        with run.step("embed"):
+            # The rank stage's encoder (the multi-level vector) first: the lite0 and LiT vectors are then
+            # derived from its rows (tasks/embed: one network pass per image, not three).
+            if rank is not None and rank.encoder not in (embed.encoder, embed.vl_encoder):
+                embed_flow(embed.stage_params(rank.encoder, None), **at)
+            embed_images_and_captions()
         # The steps below are reused when nothing they read has changed (flows/reuse.py).
         cache = StepCache(run, enabled=cfg.reuse)
         if embed.vl_encoder and embed.evaluate_vl:
@@ -58,11 +67,8 @@ def pipeline_flow(root: str | None = None, config: dict | None = None, run_id: s
                 aligner = EvalAlignerParams(encoder=embed.vl_encoder, heldout_views=1, world_heldout=70,
                                             eval_samples=100, runtime=embed.runtime)
                 run_once(cache, "eval_aligner", (aligner,), lambda: eval_aligner_flow(aligner, **at))
-        if cfg.rank.enabled and has_rank_queries(run.root):
+        if rank is not None and has_rank_queries(run.root):
             with run.step("rank"):
-                rank = cfg.rank.stage_params(embed)
-                if rank.encoder not in (embed.encoder, embed.vl_encoder):
-                    embed_flow(embed.stage_params(rank.encoder, None), **at)
                 evaluate = cfg.rank.evaluate and cfg.sources is None
 
                 def rank_and_score() -> None:
@@ -84,6 +90,8 @@ def pipeline_flow(root: str | None = None, config: dict | None = None, run_id: s
                     describe_flow(cfg.describe.stage_params(world["folder"]), **at)
                     if cfg.describe.evaluate:
                         eval_describe_flow(cfg.describe.eval_params(world["folder"]), **at)
+                    # Its captions are texts like the viewers': embedded now, so a re-run finds nothing new.
+                    embed_images_and_captions()
 
                 run_once(cache, "describe", (cfg.describe, world["key"]), describe_and_score)
         summary = dataset_summary_task(run.root)

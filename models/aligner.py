@@ -144,6 +144,15 @@ class LiTAligner:
                              f"persona_lens.models.registry.load_vl_encoder to encode {kind}s")
         return self._towers(kind, name)
 
+    @property
+    def source_encoder(self) -> str:
+        """The image tower's registry name: its stored `embeddings` rows are exactly what the heads read,
+        so the embed stage derives this aligner's image vectors from them (models/base.DerivedImageEncoder)."""
+        return self.config.image_tower
+
+    def from_source_vectors(self, vectors: np.ndarray) -> np.ndarray:
+        return self.embed_image_features(vectors)
+
     def embed_image_features(self, features: np.ndarray) -> np.ndarray:
         """Image-tower vectors (n, image_dim) → (n, dim) shared-space vectors, L2-normalised."""
         return self._project(self.heads.image, features, self.config.image_dim, "image")

@@ -26,6 +26,20 @@ class ImageEncoder(Protocol):
 
 
 @runtime_checkable
+class DerivedImageEncoder(Protocol):
+    """An image encoder whose vector is a function of another encoder's stored vector: the same network
+    read once. The embed stage derives it from `source_encoder`'s `embeddings` rows where they exist,
+    without decoding a pixel, and encodes the rest from pixels as usual (the vectors agree to float
+    rounding: tests/tasks/embed). `source_encoder` None: nothing to derive from."""
+
+    source_encoder: str | None
+
+    def from_source_vectors(self, vectors: np.ndarray) -> np.ndarray:
+        """(n, source dim) stored vectors → (n, dim) float32 vectors, rows L2-normalised."""
+        ...
+
+
+@runtime_checkable
 class TextEncoder(Protocol):
     """Texts in, L2-normalised float32 vectors out."""
 

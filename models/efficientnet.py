@@ -106,6 +106,17 @@ class EfficientNetLite0Encoder:
                                      cache_dir or default_cache_dir(), NAME, [weights_path()], example, threads)
         self.runtime = self.backend.runtime
 
+    #: Its vector is the last 1280 values of the multi-level vector, renormalised (models/multilevel.py
+    #: ends with this very average): the embed stage derives it from stored multi-level rows.
+    source_encoder = "efficientnet-lite0-multilevel"
+
+    def from_source_vectors(self, vectors: np.ndarray) -> np.ndarray:
+        """Stored multi-level vectors (n, 2912) → this encoder's (n, 1280), L2-normalised."""
+        vectors = np.asarray(vectors, np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] <= DIM:
+            raise ModelError(f"{NAME}: multi-level vectors must have shape (n, > {DIM}), got {vectors.shape}")
+        return l2_normalize(vectors[:, -DIM:])
+
     def features(self, pixels: np.ndarray) -> np.ndarray:
         """Raw pooled features (not normalised) of a preprocessed batch."""
         return self.backend(pixels)

@@ -106,7 +106,9 @@ EMBEDDINGS = TableSchema(
         Column("encoder", pa.string(), "Encoder name or path (registry name)."),
         Column("dim", pa.int32(), "Vector length."),
         Column("vector", VECTOR, "L2-normalised embedding, FLOAT[dim]."),
-        Column("runtime", pa.string(), "Runtime that computed it (torch, onnxruntime)."),
+        Column("runtime", pa.string(), "Runtime that computed it (torch, onnxruntime); for a vector derived "
+                                       "from another encoder's stored vector (lite0 and LiT from the "
+                                       "multi-level vector), the runtime of that vector."),
     ),
     key=("image_id", "encoder"),
 )

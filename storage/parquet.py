@@ -23,6 +23,7 @@ import uuid
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from persona_lens.schemas import PARTITION_COLUMN, SchemaError, TableSchema, get_schema, validate
@@ -119,11 +120,13 @@ def part_run_id(path: str) -> str:
 
 
 def read_table(root: DatasetRoot, table: str, columns: list[str] | None = None,
-               history: bool = False) -> pa.Table:
+               history: bool = False, key_filter: pc.Expression | None = None) -> pa.Table:
     """The rows of `table`, one per key (the latest written), with `run_id` added from the partition path.
 
-    `history=True` returns every committed row, every version of a key included. For filtering and
-    joins prefer the DuckDB catalog; this is for a stage loading an earlier table.
+    `history=True` returns every committed row, every version of a key included. `key_filter` (an Arrow
+    expression over *key* columns only, e.g. `pc.field("encoder") == "x"`) is applied while reading each
+    part; on a non-key column it could return an older version of a key whose latest does not match.
+    For other filters and joins prefer the DuckDB catalog; this is for a stage loading an earlier table.
     """
     schema = get_schema(table)
     key = [] if history else list(schema.key)
@@ -133,7 +136,7 @@ def read_table(root: DatasetRoot, table: str, columns: list[str] | None = None,
     pieces = []
     for path in parts:
         with root.fs.open(path, "rb") as f:
-            t = pq.read_table(f, columns=read_columns)
+            t = pq.read_table(f, columns=read_columns, filters=key_filter)
         pieces.append(t.append_column(PARTITION_COLUMN, pa.array([part_run_id(path)] * t.num_rows, pa.string())))
     if not pieces:
         empty = schema.empty()

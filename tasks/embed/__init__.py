@@ -15,8 +15,9 @@ from prefect.cache_policies import NO_CACHE
 
 from persona_lens.models.registry import encoder_slug, load_image_encoder, load_text_encoder
 from persona_lens.storage import DatasetRoot, write_part
-from persona_lens.tasks.embed.encode import (TEXT_PART_ROWS, EmbedPlan, ImageRef, batches, embed_images,
-                                             embed_texts, part_key, plan_images, plan_texts, write_shard)
+from persona_lens.tasks.embed.encode import (TEXT_PART_ROWS, EmbedPlan, ImageRef, batches, combine,
+                                             derive_embeddings, embed_images, embed_texts, part_key, plan_images,
+                                             plan_texts, source_vectors, write_shard)
 from persona_lens.tasks.embed.params import EmbedParams
 from persona_lens.tasks.markdown import facts_markdown
 from persona_lens.tasks.retries import IO_RETRIES
@@ -39,10 +40,19 @@ def embed_shard_task(root: DatasetRoot, shard: str, refs: list[ImageRef], params
     """Embed one shard's planned images and write its embeddings and quarantine parts."""
     model = load_image_encoder(params.encoder, params.runtime, params.threads, cache_dir=root.settings.cache_dir)
     t0 = time.perf_counter()
-    result = embed_images(root, refs, model, params.batch_size, encoder_name=params.encoder)
+    # One network pass per image: an encoder that is a function of another's vector (lite0 and the LiT
+    # aligner of the multi-level vector) reads those rows where they exist; only the rest are decoded.
+    source = getattr(model, "source_encoder", None) if params.derive else None
+    stored = source_vectors(root, source, [r.image_id for r in refs]) if source else {}
+    derived = [r for r in refs if r.image_id in stored]
+    encoded = [r for r in refs if r.image_id not in stored]
+    parts = [derive_embeddings(derived, stored, model, encoder_name=params.encoder)] if derived else []
+    if encoded or not parts:
+        parts.append(embed_images(root, encoded, model, params.batch_size, encoder_name=params.encoder))
+    result = combine(parts)
     counts = write_shard(root, result, run_id, part_key(params.encoder, shard, refs))
-    return {**counts, "decode_s": result.decode_seconds, "encode_s": result.encode_seconds,
-            "seconds": time.perf_counter() - t0, "runtime": model.runtime}
+    return {**counts, "derived": len(derived), "decode_s": result.decode_seconds,
+            "encode_s": result.encode_seconds, "seconds": time.perf_counter() - t0, "runtime": model.runtime}
 
 
 @task(name="embed-texts", **_io_retries)
@@ -75,6 +85,7 @@ def summarize(plan: EmbedPlan, shard_stats: list[dict], text_stats: dict, second
         "images_planned": plan.num_images,
         "already_embedded": plan.already_embedded,
         "embedded": embedded,
+        "derived": sum(s.get("derived", 0) for s in shard_stats),
         "quarantined": sum(s["quarantined"] for s in shard_stats),
         "texts_embedded": text_stats.get("texts_embedded", 0),
         "texts_quarantined": text_stats.get("texts_quarantined", 0),

@@ -187,6 +187,52 @@ def embed_images(root: DatasetRoot, refs: Sequence[ImageRef], encoder: ImageEnco
                            decode_s, encode_s)
 
 
+def source_vectors(root: DatasetRoot, source: str, image_ids: Sequence[str]) -> dict[str, tuple[np.ndarray, str]]:
+    """The stored `source` encoder vectors (and their runtime) of those of `image_ids` that have one."""
+    rows = read_table(root, "embeddings", columns=["image_id", "vector", "runtime"],
+                      key_filter=(pc.field("encoder") == source) & pc.field("image_id").isin(list(image_ids)))
+    if rows.num_rows == 0:
+        return {}
+    vectors = np.stack(rows.column("vector").to_numpy(zero_copy_only=False)).astype(np.float32)
+    return {i: (v, r) for i, v, r in zip(rows.column("image_id").to_pylist(), vectors,
+                                          rows.column("runtime").to_pylist())}
+
+
+def derive_embeddings(refs: Sequence[ImageRef], stored: dict[str, tuple[np.ndarray, str]], encoder,
+                      encoder_name: str | None = None) -> ShardEmbeddings:
+    """`encoder`'s vectors for `refs` computed from their stored source vectors (no pixel is decoded).
+
+    Each row's runtime is the one that computed the source vector; a vector the checks refuse is
+    quarantined as when encoding pixels.
+    """
+    name = encoder_name or encoder.name
+    t0 = time.perf_counter()
+    source = np.stack([stored[r.image_id][0] for r in refs]) if refs else np.zeros((0, 1), np.float32)
+    vecs = encoder.from_source_vectors(source) if refs else np.zeros((0, encoder.dim), np.float32)
+    if vecs.shape != (len(refs), encoder.dim):
+        raise ModelError(f"encoder {name!r} derived shape {vecs.shape} for {len(refs)} images, "
+                         f"expected ({len(refs)}, {encoder.dim})")
+    keep, bad = [], []
+    for i, (ref, vec) in enumerate(zip(refs, vecs)):
+        problem = vector_problem(vec)
+        if problem:
+            bad.append(quarantine_row(ref.image_id, problem, f"{ref.uri}: encoder {name!r} derived a vector "
+                                      f"of norm {np.linalg.norm(vec):.4g} from {encoder.source_encoder!r}"))
+        else:
+            keep.append(i)
+    kept = [refs[i] for i in keep]
+    table = embeddings_table([r.image_id for r in kept], name, vecs[keep] if keep else
+                             np.zeros((0, encoder.dim), np.float32), [stored[r.image_id][1] for r in kept])
+    return ShardEmbeddings(table, quarantine_table(bad), 0.0, time.perf_counter() - t0)
+
+
+def combine(results: Sequence[ShardEmbeddings]) -> ShardEmbeddings:
+    """One shard's results from its derived and its encoded images."""
+    return ShardEmbeddings(pa.concat_tables([r.embeddings for r in results]),
+                           pa.concat_tables([r.quarantine for r in results]),
+                           sum(r.decode_seconds for r in results), sum(r.encode_seconds for r in results))
+
+
 def _vector_array(vectors: np.ndarray) -> pa.FixedSizeListArray:
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if vectors.ndim != 2:
@@ -194,17 +240,20 @@ def _vector_array(vectors: np.ndarray) -> pa.FixedSizeListArray:
     return pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1), pa.float32()), vectors.shape[1])
 
 
-def embeddings_table(image_ids: Sequence[str], encoder: str, vectors: np.ndarray, runtime: str) -> pa.Table:
-    """The validated EMBEDDINGS table: one fixed-size float32 vector per image."""
+def embeddings_table(image_ids: Sequence[str], encoder: str, vectors: np.ndarray,
+                     runtime: str | Sequence[str]) -> pa.Table:
+    """The validated EMBEDDINGS table: one fixed-size float32 vector per image (`runtime`: one for all
+    rows, or one per row)."""
     if len(image_ids) != len(vectors):
         raise ValueError(f"got {len(image_ids)} image ids for {len(vectors)} vectors")
     n, dim = len(image_ids), int(np.shape(vectors)[1])
+    runtimes = [runtime] * n if isinstance(runtime, str) else list(runtime)
     table = pa.table({
         "image_id": pa.array(list(image_ids), pa.string()),
         "encoder": pa.array([encoder] * n, pa.string()),
         "dim": pa.array([dim] * n, pa.int32()),
         "vector": _vector_array(vectors),
-        "runtime": pa.array([runtime] * n, pa.string()),
+        "runtime": pa.array(runtimes, pa.string()),
     })
     return validate(table, EMBEDDINGS)
 

@@ -19,6 +19,9 @@ class EmbedParams(StageParams):
     runtime: Literal["auto", "torch", "onnxruntime"] = Field(
         "auto", description="auto (the encoder's fastest exact runtime), torch or onnxruntime.")
     threads: int | None = Field(None, ge=1, description="ONNX Runtime threads (None: all cores).")
+    derive: bool = Field(True, description="Derive the vector from another encoder's stored vector of the same "
+                                           "network where one exists (lite0 and LiT from the multi-level "
+                                           "vector: one network pass per image); false encodes every pixel.")
 
     # Canonical names are what the `encoder` column stores: `./clip` and `/abs/clip` are one encoder.
     _image = field_validator("encoder")(image_encoder_name)
