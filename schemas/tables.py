@@ -188,10 +188,12 @@ RANKINGS = TableSchema(
 )
 
 RANK_SUMMARY = TableSchema(
-    "rank_summary", 1,
+    "rank_summary", 2,
     "Aggregates of `rankings` and the semantic scores beside them, per model and granularity.",
     (
         Column("model_id", pa.string(), "Model."),
+        Column("subject", pa.string(), "The individual the model's pictures are ranked for (null when they "
+                                       "are ranked for several, or in rows written before schema v2).", True),
         Column("encoder", pa.string(), "Encoder."),
         Column("granularity", pa.string(), "category, subclass, instance, or 'semantic'."),
         Column("metric", pa.string(), "mAP, recall@k, cmc@k, clip_i, dino, …"),

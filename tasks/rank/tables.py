@@ -34,15 +34,18 @@ def summary_table(result: RankResult, params: RankParams) -> pa.Table:
     q, rows = result.queries, []
     for model in sorted(set(q.model_ids)):
         mask = q.model_ids == model
+        subjects = set(np.asarray(q.subjects)[mask].tolist())
+        subject = subjects.pop() if len(subjects) == 1 else None
         for g in GRANULARITIES:
             for metric, value in summarize(result.scores[g], mask).items():
                 name, _, k = metric.partition("@")
-                rows.append({"model_id": model, "encoder": params.ranked_encoder, "granularity": g,
-                             "metric": name, "k": int(k) if k else None, "value": value})
+                rows.append({"model_id": model, "subject": subject, "encoder": params.ranked_encoder,
+                             "granularity": g, "metric": name, "k": int(k) if k else None, "value": value})
         for name, values in result.semantic.items():
             if np.isfinite(values[mask]).any():
-                rows.append({"model_id": model, "encoder": params.semantic[name], "granularity": "semantic",
-                             "metric": name, "k": None, "value": float(np.nanmean(values[mask]))})
+                rows.append({"model_id": model, "subject": subject, "encoder": params.semantic[name],
+                             "granularity": "semantic", "metric": name, "k": None,
+                             "value": float(np.nanmean(values[mask]))})
     return RANK_SUMMARY.from_rows(rows)
 
 

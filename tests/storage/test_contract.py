@@ -25,6 +25,10 @@ from tests.storage.factory import (
 )
 
 
+def with_column(t: pa.Table, name: str, values: pa.Array) -> pa.Table:
+    return t.set_column(t.schema.get_field_index(name), name, values)
+
+
 def sorted_rows(t: pa.Table) -> list[dict]:
     return sorted(t.to_pylist(), key=lambda r: tuple(str(v) for v in r.values()))
 
@@ -66,7 +70,7 @@ def test_writing_the_same_part_key_twice_replaces_the_rows_instead_of_adding_the
 def test_a_key_written_by_two_runs_reads_once_as_the_later_run_s_row(any_root):
     # Two writers (or a re-run) write the same keys; both versions stay on disk.
     write_part(any_root, "rank_summary", summary_rows(3), run_id="20261201T100000Z-aaaa")
-    newer = summary_rows(2).set_column(5, "value", pa.array([0.7, 0.8]))
+    newer = with_column(summary_rows(2), "value", pa.array([0.7, 0.8]))
     write_part(any_root, "rank_summary", newer, run_id="20261202T100000Z-bbbb")
 
     back = read_table(any_root, "rank_summary")
@@ -91,7 +95,7 @@ def test_latest_means_written_last_whatever_the_run_ids_say(any_root):
 
     write_part(any_root, "rank_summary", summary_rows(1), run_id="zz-first")
     time.sleep(1.1)  # S3's LastModified has one-second resolution
-    write_part(any_root, "rank_summary", summary_rows(1).set_column(5, "value", pa.array([0.9])), run_id="aa-second")
+    write_part(any_root, "rank_summary", with_column(summary_rows(1), "value", pa.array([0.9])), run_id="aa-second")
 
     assert read_table(any_root, "rank_summary").column("run_id").to_pylist() == ["aa-second"]
     with Catalog(any_root) as cat:
@@ -99,7 +103,7 @@ def test_latest_means_written_last_whatever_the_run_ids_say(any_root):
 
 
 def test_a_null_in_a_key_column_is_a_key_value_like_any_other(any_root):
-    row = summary_rows(1).set_column(4, "k", pa.array([None], pa.int32()))
+    row = with_column(summary_rows(1), "k", pa.array([None], pa.int32()))
     write_part(any_root, "rank_summary", row, run_id="r1")
     write_part(any_root, "rank_summary", row, run_id="r2")
 

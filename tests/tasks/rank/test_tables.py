@@ -106,6 +106,8 @@ def test_summary_table_has_metric_rows_per_model_and_granularity_and_semantic_ro
         assert sum(r["model_id"] == model and r["granularity"] == "semantic" for r in rows) == n
     metrics = {(r["metric"], r["k"]) for r in rows if r["granularity"] == "instance"}
     assert metrics == {("mAP", None), ("cmc", 1), ("cmc", 5), ("recall", 1), ("recall", 5)}
+    # Each model's subject rides along; a model whose pictures are ranked for several subjects has none.
+    assert {(r["model_id"], r["subject"]) for r in rows} == {("m1", "tom"), ("m2", None), ("base", None)}
 
 
 def test_summary_values_are_the_per_model_means(result):
