@@ -7,6 +7,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.utilities.annotations import quote
 
 from persona_lens.flows.run_context import stage_run
+from persona_lens.flows.scale import map_tasks
 from persona_lens.tasks.ingest import IngestParams, ingest_batch, list_source_task, plan_batches, record_rejections
 from persona_lens.tasks.markdown import facts_markdown
 
@@ -19,10 +20,11 @@ def ingest_flow(params: IngestParams, root: str | None = None, run_id: str | Non
         run.part = f"ingest-{listing.key}"
         run.count(images=0, quarantined=record_rejections(run.root, quote(listing), run.run_id), duplicates=0,
                   shards=0, skipped=0)
-        for batch in plan_batches(listing, params.role, params.labels, params.batch_size):
-            # quote(): Prefect would otherwise walk every file of the batch looking for futures.
-            stats = ingest_batch(quote(batch), params.source, run.root, role=params.role, run_id=run.run_id,
-                                 label_levels=params.labels)
+        # quote(): Prefect would otherwise walk every file of the batch looking for futures.
+        calls = [dict(batch=quote(batch), source=params.source, root=run.root, role=params.role,
+                      run_id=run.run_id, label_levels=params.labels)
+                 for batch in plan_batches(listing, params.role, params.labels, params.batch_size)]
+        for stats in map_tasks(ingest_batch, calls, params, "ingest"):
             run.count(**{k: stats[k] for k in ("images", "quarantined", "duplicates", "shards", "skipped")})
         summary = run.result(source=params.source, role=params.role, seconds=round(run.seconds, 2))
         create_markdown_artifact(key="ingest-summary", markdown=facts_markdown("Ingest", summary),

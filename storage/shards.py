@@ -1,4 +1,4 @@
-"""WebDataset shards under the dataset root: `shards/<role>/<run_id>/shard-<000000>.tar`.
+"""WebDataset shards under the dataset root: `shards/<role>/<run_id>/shard-[<prefix>-]<000000>.tar`.
 
 Shards are plain POSIX tar files (readable by `tar` and the `webdataset` library); members are named
 `<key>.<ext>` with `key` = image_id. A shard is written under a temporary name and renamed when closed
@@ -8,6 +8,7 @@ Shards are plain POSIX tar files (readable by `tar` and the `webdataset` library
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 import uuid
 from collections import defaultdict
@@ -29,14 +30,19 @@ class ShardWriter:
 
     Numbering starts after the last shard already committed in the folder (or at `start`), so a resumed
     or repeated run under the same run_id never overwrites a shard that committed rows point into.
+    Writers that run at once in one folder (a run's batches on several workers) each need their own
+    `prefix` (`shard-<prefix>-<n>.tar`): the numbering alone cannot see shards not yet committed.
     """
 
     def __init__(self, root: DatasetRoot, role: str, run_id: str, *, start: int | None = None,
-                 maxcount: int = 1000, maxsize: int = 1 << 30) -> None:
+                 maxcount: int = 1000, maxsize: int = 1 << 30, prefix: str | None = None) -> None:
         if maxcount < 1 or maxsize < 1:
             raise ValueError(f"maxcount and maxsize must be positive, got {maxcount} and {maxsize}")
+        if prefix is not None and not re.fullmatch(r"[A-Za-z0-9_]+", prefix):
+            raise ValueError(f"shard prefix must be letters, digits or _, got {prefix!r}")
         self.root, self.folder = root, shard_dir(root, role, run_id)
-        self.index = next_shard_index(root, self.folder) if start is None else start
+        self.stem = f"shard-{prefix}-" if prefix else "shard-"
+        self.index = next_shard_index(root, self.folder, self.stem) if start is None else start
         self.maxcount, self.maxsize = maxcount, maxsize
         self.shards: list[str] = []
         self._buf: io.BytesIO | None = None
@@ -67,7 +73,7 @@ class ShardWriter:
         return {ext: f"{rel}#{key}.{ext}" for ext in sample}
 
     def _current_path(self) -> str:
-        return f"{self.folder}/shard-{self.index:06d}.tar"
+        return f"{self.folder}/{self.stem}{self.index:06d}.tar"
 
     def _commit(self) -> None:
         assert self._tar is not None and self._buf is not None
@@ -77,7 +83,7 @@ class ShardWriter:
         try:
             fs.makedirs(self.folder, exist_ok=True)
             if self.root.is_local:
-                tmp = f"{self.folder}/.shard-{self.index:06d}.{uuid.uuid4().hex[:8]}.tmp"
+                tmp = f"{self.folder}/.{self.stem}{self.index:06d}.{uuid.uuid4().hex[:8]}.tmp"
                 fs.pipe_file(tmp, data)
                 fs.mv(tmp, final)
             else:
@@ -103,12 +109,12 @@ class ShardWriter:
             self._tar = self._buf = None
 
 
-def next_shard_index(root: DatasetRoot, folder: str) -> int:
-    """One past the highest committed `shard-<n>.tar` in `folder` (0 when there is none)."""
+def next_shard_index(root: DatasetRoot, folder: str, stem: str = "shard-") -> int:
+    """One past the highest committed `<stem><n>.tar` in `folder` (0 when there is none)."""
     if not root.fs.exists(folder):
         return 0
-    names = [p.rsplit("/", 1)[-1] for p in root.fs.glob(f"{folder}/shard-*.tar")]
-    numbers = [int(n[6:-4]) for n in names if n[6:-4].isdigit()]
+    names = [p.rsplit("/", 1)[-1] for p in root.fs.glob(f"{folder}/{stem}*.tar")]
+    numbers = [int(n[len(stem):-4]) for n in names if n[len(stem):-4].isdigit()]
     return max(numbers, default=-1) + 1
 
 

@@ -9,10 +9,11 @@ canonicalised there (an encoder folder given as `./clip` becomes its absolute pa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from persona_lens.models.base import ModelError
 from persona_lens.models.registry import canonical_image_encoder, canonical_text_encoder
@@ -48,6 +49,27 @@ class StageParams(BaseModel):
     def replace(self, **changes: Any) -> Self:
         """A copy with `changes`, validated like a fresh model (model_copy alone would skip the checks)."""
         return type(self).parse({**self.model_dump(), **changes})
+
+
+class ScaleOut(BaseModel):
+    """Where a stage's shard tasks run: in this process (the default), on a local Dask cluster of
+    `workers` processes, or on the Dask cluster whose scheduler is at `dask_address` (flows/scale.py)."""
+
+    workers: int = Field(1, ge=1, description="Run the shard tasks on a local Dask cluster of this many worker "
+                                              "processes (1: one at a time in this process).")
+    dask_address: str | None = Field(None, description="A running Dask scheduler (tcp://host:8786) to run the "
+                                                       "shard tasks on instead of a local cluster.")
+
+    @field_validator("dask_address")
+    @classmethod
+    def _address(cls, address: str | None) -> str | None:
+        if address is not None and not re.match(r"^(tcp|tls|inproc|ucx)://[^\s/]+$", address):
+            raise ValueError(f"dask_address must look like tcp://host:port, got {address!r}")
+        return address
+
+    @property
+    def on_dask(self) -> bool:
+        return self.workers > 1 or self.dask_address is not None
 
 
 def image_encoder_name(name: str | None) -> str | None:

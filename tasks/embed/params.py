@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from persona_lens.tasks.params import StageParams, image_encoder_name, text_encoder_name
+from persona_lens.tasks.params import ScaleOut, StageParams, image_encoder_name, text_encoder_name
 
 
-class EmbedParams(StageParams):
+class EmbedParams(StageParams, ScaleOut):
     """Which encoders embed the images (and caption texts) that have no vector of theirs yet."""
 
     encoder: str = Field("efficientnet-lite0", description="Image encoder name or local model folder.")

@@ -198,8 +198,9 @@ def process_batch(batch: Batch, fs: fsspec.AbstractFileSystem, root: DatasetRoot
         items = _iter_tar_items(fs, batch.tar, display_path(fs, batch.tar), label_levels)
     else:
         items = _read_files(fs, batch.files)
-    with ShardWriter(root, role, run_id, maxcount=shard_maxcount,
-                     maxsize=shard_maxsize) as writer:
+    # A prefix per batch: the run's batches may write shards at once (workers; flows/scale.py).
+    with ShardWriter(root, role, run_id, maxcount=shard_maxcount, maxsize=shard_maxsize,
+                     prefix=f"b{batch.index:05d}") as writer:
         for entry in items:
             if isinstance(entry, Rejection):
                 result.quarantine.append(rejected_row(entry))

@@ -6,12 +6,12 @@ import re
 
 from pydantic import Field, field_validator
 
-from persona_lens.tasks.params import StageParams
+from persona_lens.tasks.params import ScaleOut, StageParams
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class IngestParams(StageParams):
+class IngestParams(StageParams, ScaleOut):
     """One source to ingest, the role its images play, and the names of its label levels."""
 
     source: str = Field(description="Folder, manifest (.csv/.parquet), WebDataset shards (.tar), local or s3://.")

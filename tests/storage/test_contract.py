@@ -353,3 +353,16 @@ def test_a_confined_catalog_reads_the_root_and_nothing_else(any_root, tmp_path):
     assert not (tmp_path / "out.csv").exists()
     with Catalog(any_root) as cat:                                           # the stages' own catalog
         assert cat.scalar(f"SELECT content FROM read_text('{outside}')") == "not for queries"
+
+
+def test_writers_with_their_own_prefix_share_a_folder_without_overwriting(any_root):
+    # Two writers open at once in one run's folder (a run's batches on two workers): neither sees the
+    # other's uncommitted shard, so only their prefixes keep the names apart.
+    a, b = ShardWriter(any_root, "gallery", "r1", prefix="b00000"), ShardWriter(any_root, "gallery", "r1", prefix="b00001")
+    with a, b:
+        uri_a = a.write(image_id(b"a"), {"jpg": b"a"})["jpg"]
+        uri_b = b.write(image_id(b"b"), {"jpg": b"b"})["jpg"]
+    assert [s.rsplit("/", 1)[1] for s in list_shards(any_root)] == ["shard-b00000-000000.tar", "shard-b00001-000000.tar"]
+    assert read_members(any_root, [uri_a, uri_b]) == {uri_a: b"a", uri_b: b"b"}
+    with pytest.raises(ValueError, match="shard prefix"):
+        ShardWriter(any_root, "gallery", "r1", prefix="../x")
