@@ -35,7 +35,7 @@ def filesystem_for(url: str, settings: Settings | None = None) -> tuple[fsspec.A
 class DatasetRoot:
     """Where every table and shard of a dataset lives.
 
-    Layout: `tables/<table>/run_id=<id>/part-<key>.parquet`, `shards/<role>/<run_id>/shard-<n>.tar`,
+    Layout: `tables/<table>/run_id=<id>/part-<key>.parquet`, `shards/<role>/<run_id>/shard-[<prefix>-]<n>.tar`,
     `manifests/<stage>/<key>.json` (markers of finished batches, written last).
     """
 
