@@ -21,7 +21,8 @@ import pytest
 from persona_lens.storage import Catalog, DatasetRoot, read_members
 from tests.images_factory import photo_bytes
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+# Slow (real processes, ~1.5 min for the three): CI runs them in its slow pass (.ci/run).
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 
 CLI = str(Path(sys.executable).with_name("persona-lens"))
 

@@ -22,6 +22,7 @@ def ingest_and_embed(folder, root: DatasetRoot, workers: int) -> tuple[dict, dic
     return ingested, embedded
 
 
+@pytest.mark.slow  # a Dask cluster's start-up and both configurations: ~1 min
 def test_ingest_and_embed_on_a_two_worker_dask_cluster_give_the_tables_of_one_process(tmp_path):
     folder = tmp_path / "images"
     folder.mkdir()

@@ -13,7 +13,8 @@ import pytest
 
 from tests.prefect_server import REPO, PrefectServer, PrefectWorker, prefect_cli
 
-pytestmark = [pytest.mark.server, pytest.mark.timeout(600)]
+# Slow (the whole main job under a real worker, ~3 min): CI runs it in its slow pass (.ci/run).
+pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.timeout(600)]
 
 POOL = "persona-lens-pool"
 DEPLOYMENT = "persona-lens-pipeline/pipeline"
