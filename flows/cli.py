@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from persona_lens.flows.cli_params import stage_options
-from persona_lens.flows.sql_cli import KNOWN_ERRORS, RootOpt, _rich_table, one_line, run_guarded, sql
+from persona_lens.flows.sql_cli import KNOWN_ERRORS, RootOpt, _rich_table, run_guarded, sql
 from persona_lens.flows.run_context import configure_environment
 from persona_lens.tasks.aligner.params import EvalAlignerParams, TrainAlignerParams
 from persona_lens.tasks.deper.params import DescribeParams, EvalDescribeParams, TrainCaptionerParams, TrainDeperParams
@@ -307,8 +307,6 @@ def main() -> None:
     quiet_known_tracebacks()
     run_guarded(app)
 
-
-_one_line = one_line  # the name tests and older callers use
 
 
 if __name__ == "__main__":

@@ -61,13 +61,15 @@ class Catalog:
     def refresh(self) -> list[str]:
         """(Re)create one view per table that has committed parts; returns the table names."""
         base = self.root.path("tables")
-        found = []
+        parts: dict[str, dict[str, float]] = {}   # table → its committed parts and their write times
         if self.root.fs.exists(base):
             for entry in sorted(self.root.fs.ls(base, detail=False)):
                 name = entry.rstrip("/").rsplit("/", 1)[-1]
-                if not name.startswith((".", "_")) and self.root.fs.glob(
-                        f"{entry}/{PARTITION_COLUMN}=*/part-*.parquet"):
-                    found.append(name)
+                if not name.startswith((".", "_")):
+                    written = written_parts(self.root, name)
+                    if written:
+                        parts[name] = written
+        found = list(parts)
         self.con.execute("CREATE SCHEMA IF NOT EXISTS history")
         for name in found:
             self.con.unregister(name)  # an empty placeholder registered by an earlier refresh
@@ -77,7 +79,7 @@ class Catalog:
             files = (f"read_parquet('{_sql_str(glob)}', hive_partitioning=true, union_by_name=true, "
                      f"hive_types={{'{PARTITION_COLUMN}': 'VARCHAR'}}")
             self.con.execute(f'CREATE OR REPLACE VIEW history."{name}" AS SELECT * FROM {files})')
-            self._register_write_order(name)
+            self._register_write_order(name, parts[name])
             self.con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {_latest_per_key(name, files)}')
         # Known tables with no rows yet get an empty, typed view, so `SELECT count(*) FROM quarantine`
         # answers 0 instead of failing.
@@ -99,10 +101,10 @@ class Catalog:
         self.tables = found
         return found
 
-    def _register_write_order(self, name: str) -> None:
+    def _register_write_order(self, name: str, written: dict[str, float]) -> None:
         """`__parts_<name>`: each part file of the table (as DuckDB's `filename` names it) and its place in
         the order the parts were written (storage/parquet.py), which the view's "latest" follows."""
-        order = write_order(written_parts(self.root, name))
+        order = write_order(written)
         self.con.unregister(f"__parts_{name}")
         self.con.register(f"__parts_{name}", pa.table({
             "filename": pa.array([p if self.root.is_local else f"s3://{p}" for p in order], pa.string()),

@@ -71,17 +71,13 @@ def plan_images(root: DatasetRoot, encoder: str) -> EmbedPlan:
     Images are grouped by shard and ordered by member URI, so the same tables give the same plan.
     """
     images = read_table(root, "images", columns=["image_id", "uri"])
-    done = read_table(root, "embeddings", columns=["image_id", "encoder"])
-    done_ids = pc.unique(done.filter(pc.equal(done["encoder"], encoder))["image_id"])
-    seen: set[str] = set()
+    # Both reads keep one row per key (storage/parquet.py): an image ingested twice is planned once.
+    done = read_table(root, "embeddings", columns=["image_id"], key_filter=pc.field("encoder") == encoder)
     already = 0
     shards: dict[str, list[ImageRef]] = {}
-    is_done = pc.is_in(images["image_id"], value_set=done_ids).to_pylist()
+    is_done = pc.is_in(images["image_id"], value_set=done["image_id"]).to_pylist()
     for image_id, uri, skip in sorted(zip(images["image_id"].to_pylist(), images["uri"].to_pylist(), is_done),
                                       key=lambda row: row[1]):
-        if image_id in seen:  # the same image ingested twice: embed its first copy once
-            continue
-        seen.add(image_id)
         if skip:
             already += 1
             continue
