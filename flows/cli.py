@@ -308,6 +308,5 @@ def main() -> None:
     run_guarded(app)
 
 
-
 if __name__ == "__main__":
     main()
