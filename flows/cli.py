@@ -5,6 +5,7 @@ Errors end as one line on stderr and a non-zero exit; set PERSONA_LENS_DEBUG=1 f
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -29,7 +30,6 @@ configure_environment()  # before Prefect or transformers are imported
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Persona Lens: how a personalized image model is personalized, measured.")
-
 
 
 def _print_tables(tables: dict) -> None:
@@ -102,6 +102,28 @@ def world_load(params: WorldLoadParams, root: RootOpt = None) -> None:
 
 
 app.command()(sql)  # flows/sql_cli.py: it imports no stage, so `persona-lens sql` starts fast (flows/entry.py)
+
+
+def _with_temporary_api(command):
+    """`command` run inside one temporary Prefect server (unless PREFECT_API_URL names one), stopped when
+    it ends and gone even after a kill -9 (flows/api_server.py). Wrapping the command's body, not the
+    group, means `--help` and bad options start nothing."""
+
+    @functools.wraps(command)
+    def run_with_api(*args, **kwargs):
+        from persona_lens.flows.api_server import temporary_api
+
+        with temporary_api():
+            return command(*args, **kwargs)
+
+    return run_with_api
+
+
+#: Commands that run no flow, so need no Prefect API.
+NO_FLOW_COMMANDS = (sql,)
+for _info in [*app.registered_commands, *world_app.registered_commands]:
+    if _info.callback not in NO_FLOW_COMMANDS:
+        _info.callback = _with_temporary_api(_info.callback)
 
 
 @app.command()

@@ -1,0 +1,78 @@
+"""The temporary Prefect API server of a command: started once, stopped at the end, gone after a kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from persona_lens.flows import api_server
+from persona_lens.flows.api_server import _healthy, temporary_api
+
+
+def _gone(url: str, within: float = 20.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not _healthy(url):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_temporary_server_answers_inside_the_block_and_stops_after_it(monkeypatch):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    with temporary_settings(restore_defaults={PREFECT_API_URL}), temporary_api() as url:
+        assert _healthy(url)
+        assert PREFECT_API_URL.value() == url      # flows inside the block use it
+    assert _gone(url, within=10)
+
+
+def test_the_server_dies_with_a_command_killed_by_sigkill():
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    code = ("import time\nfrom persona_lens.flows.api_server import temporary_api\n"
+            "with temporary_api() as url:\n    print(url, flush=True)\n    time.sleep(600)\n")
+    command = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        url = command.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:") and _healthy(url)
+        command.send_signal(signal.SIGKILL)          # no atexit, no finally: only the pipe closes
+        command.wait(timeout=10)
+        assert _gone(url), "the temporary server outlived the killed command"
+    finally:
+        if command.poll() is None:
+            command.kill()
+
+
+def test_a_configured_api_url_starts_no_server(monkeypatch):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    monkeypatch.setattr(api_server.subprocess, "Popen", lambda *a, **k: pytest.fail("a server was started"))
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:1/api"}), temporary_api() as url:
+        assert url == "http://127.0.0.1:1/api"
+
+
+class _Started(Exception):
+    pass
+
+
+def _refuse(*args, **kwargs):
+    raise _Started
+
+
+def test_commands_that_run_flows_start_one_and_help_and_sql_start_none(monkeypatch, tmp_path):
+    from persona_lens.flows import cli
+
+    monkeypatch.setattr(api_server, "temporary_api", _refuse)
+    runner = CliRunner()
+    for args in (["ingest", "--help"], ["world", "make", "--help"], ["sql", "select 1", "--root", str(tmp_path)]):
+        result = runner.invoke(cli.app, args)
+        assert result.exit_code == 0, (args, result.output)
+    for args in (["ingest", str(tmp_path), "--root", str(tmp_path / "root")], ["world", "make", "--out", str(tmp_path)]):
+        assert isinstance(runner.invoke(cli.app, args).exception, _Started), args
