@@ -104,27 +104,6 @@ def world_load(params: WorldLoadParams, root: RootOpt = None) -> None:
 app.command()(sql)  # flows/sql_cli.py: it imports no stage, so `persona-lens sql` starts fast (flows/entry.py)
 
 
-def _with_temporary_api(command):
-    """`command` run inside one temporary Prefect server (unless PREFECT_API_URL names one), stopped when
-    it ends and gone even after a kill -9 (flows/api_server.py). Wrapping the command's body, not the
-    group, means `--help` and bad options start nothing."""
-
-    @functools.wraps(command)
-    def run_with_api(*args, **kwargs):
-        from persona_lens.flows.api_server import temporary_api
-
-        with temporary_api():
-            return command(*args, **kwargs)
-
-    return run_with_api
-
-
-#: Commands that run no flow, so need no Prefect API.
-NO_FLOW_COMMANDS = (sql,)
-for _info in [*app.registered_commands, *world_app.registered_commands]:
-    if _info.callback not in NO_FLOW_COMMANDS:
-        _info.callback = _with_temporary_api(_info.callback)
-
 
 @app.command()
 @stage_options(GenerateParams)
@@ -303,6 +282,29 @@ def eval_explain(params: EvalExplainParams, root: RootOpt = None) -> None:
     from persona_lens.flows.explain import eval_explain_flow
 
     typer.echo(json.dumps(eval_explain_flow(params, root=root), indent=2, default=str))
+
+
+def _with_temporary_api(command):
+    """`command` run inside one temporary Prefect server (unless PREFECT_API_URL names one), stopped when
+    it ends and gone even after a kill -9 (flows/api_server.py). Wrapping the command's body, not the
+    group, means `--help` and bad options start nothing."""
+
+    @functools.wraps(command)
+    def run_with_api(*args, **kwargs):
+        from persona_lens.flows.api_server import temporary_api
+
+        with temporary_api():
+            return command(*args, **kwargs)
+
+    return run_with_api
+
+
+#: Commands that run no flow, so need no Prefect API.
+NO_FLOW_COMMANDS = (sql,)
+# Last, once every command is registered.
+for _info in [*app.registered_commands, *world_app.registered_commands]:
+    if _info.callback not in NO_FLOW_COMMANDS:
+        _info.callback = _with_temporary_api(_info.callback)
 
 
 class _NoKnownTracebacks(logging.Filter):

@@ -74,5 +74,14 @@ def test_commands_that_run_flows_start_one_and_help_and_sql_start_none(monkeypat
     for args in (["ingest", "--help"], ["world", "make", "--help"], ["sql", "select 1", "--root", str(tmp_path)]):
         result = runner.invoke(cli.app, args)
         assert result.exit_code == 0, (args, result.output)
-    for args in (["ingest", str(tmp_path), "--root", str(tmp_path / "root")], ["world", "make", "--out", str(tmp_path)]):
+    for args in (["ingest", str(tmp_path), "--root", str(tmp_path / "root")], ["world", "make", "--out", str(tmp_path)],
+                 ["eval-explain", "--photos", "0"]):
         assert isinstance(runner.invoke(cli.app, args).exception, _Started), args
+
+
+def test_every_command_but_sql_is_wrapped():
+    from persona_lens.flows import cli
+
+    commands = [*cli.app.registered_commands, *cli.world_app.registered_commands]
+    unwrapped = [c.callback.__name__ for c in commands if c.callback.__code__.co_name != "run_with_api"]
+    assert unwrapped == ["sql"]
