@@ -135,9 +135,11 @@ class PrefectServer(ManagedProcess):
 class PrefectWorker(ManagedProcess):
     """`prefect worker start --pool <pool>`: runs each flow run as a subprocess of its own."""
 
-    def __init__(self, pool: str, env: dict[str, str], log_dir: Path, cwd: Path = REPO):
-        args = [PREFECT, "worker", "start", "--pool", pool, "--name", f"test-worker-{os.getpid()}"]
-        super().__init__("worker", args, env, log_dir / "worker.log", cwd)
+    def __init__(self, pool: str, env: dict[str, str], log_dir: Path, cwd: Path = REPO, name: str = "worker",
+                 limit: int | None = None):
+        args = [PREFECT, "worker", "start", "--pool", pool, "--name", f"test-{name}-{os.getpid()}",
+                *(["--limit", str(limit)] if limit else [])]
+        super().__init__(name, args, env, log_dir / f"{name}.log", cwd)
 
 
 def prefect_cli(args: list[str], env: dict[str, str], cwd: Path = REPO, timeout_s: float = 120.0,
