@@ -1,7 +1,7 @@
 """Evaluation of the explain stage against known truth: `eval_explain` rows, train/held-out splits,
 bootstrap confidence intervals, every baseline in the same code.
 
-    python -m persona_lens.tasks.finexl.evaluate --size medium --train-seeds 1 2 3 --test-seeds 7 8 9
+    python -m persona_lens.tasks.finexl.evaluate --size medium --train-seeds 1 2 3 4 5 6 --test-seeds 13 14 15
 
 Variants (the decomposition form) and every calibration are fitted on the *training* seeds only; the
 numbers reported are on the held-out seeds (whole worlds whose individuals, breeds and prompts were
@@ -216,8 +216,8 @@ def evaluate_explainer(params, log=print):
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size", default="medium")
-    ap.add_argument("--train-seeds", type=int, nargs="+", default=[1, 2, 3])
-    ap.add_argument("--test-seeds", type=int, nargs="+", default=[7, 8, 9])
+    ap.add_argument("--train-seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6])
+    ap.add_argument("--test-seeds", type=int, nargs="+", default=[13, 14, 15])
     ap.add_argument("--photos", type=int, default=40, help="photo models per pool (0: no photo evaluation)")
     ap.add_argument("--resamples", type=int, default=500, help="bootstrap resamples of the models (intervals)")
     ap.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples of the pairs (confidences)")

@@ -144,7 +144,7 @@ class TrainExplainerParams(ExplainParams):
     """
 
     size: Literal["small", "medium", "large"] = "medium"
-    train_seeds: tuple[int, ...] = (1, 2, 3)
+    train_seeds: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
     out: str | None = None
     cache: str | None = None
     workers: int = Field(1, ge=1)
@@ -167,7 +167,7 @@ class EvalExplainParams(TrainExplainerParams):
     - `resamples`: bootstrap resamples of the models behind every interval.
     """
 
-    test_seeds: tuple[int, ...] = (7, 8, 9)
+    test_seeds: tuple[int, ...] = (13, 14, 15)
     photos: int = Field(40, ge=0)
     paraphrased: bool = True
     resamples: int = Field(200, ge=0)

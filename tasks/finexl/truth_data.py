@@ -18,6 +18,7 @@ from PIL import Image
 from persona_lens.tasks.encoding import encode_pictures
 from persona_lens.tasks.finexl.identity import fit_identity_scorer
 from persona_lens.tasks.finexl.image_stats import image_statistics
+from persona_lens.tasks.rank.augment import augmented_pictures
 from persona_lens.world.spec import rng_for, world_spec
 from persona_lens.world.taxonomy import Taxonomy, load_taxonomy
 
@@ -25,8 +26,12 @@ from persona_lens.world.taxonomy import Taxonomy, load_taxonomy
 #: (docs/models/aligner.md, seed 0) plus three scikit-image files it never used at all.
 HELDOUT_PHOTOS = ("brick.png", "clock_motion.png", "coins.png", "ihc.png", "motorcycle_left.png",
                   "motorcycle_right.png", "microaneurysms.png", "page.png", "text.png")
-#: Bumped when what a cached world holds changes (id2: identity evidence is [score, margin] per picture).
-CACHE_VERSION = "id2"
+#: Bumped when what a cached world holds changes (id2: identity evidence is [score, margin] per picture;
+#: id3: the ranker's raw features of every picture, reference, gallery and image-op copy are kept, so the
+#: identity evidence is computed at load time and can be refitted without rendering again).
+CACHE_VERSION = "id3"
+#: Image-operation copies of each reference and gallery picture rendered into a cached world.
+IDENTITY_COPIES = 2
 #: Aspects an image operation realises (photo models can shift only these).
 PHOTO_ASPECTS = ("style", "color", "texture", "composition", "lighting")
 
@@ -92,8 +97,6 @@ def _render_world(size: str, seed: int, encoder, workers: int):
     profiles = build_profiles(spec, tree, tax)
     jobs = [(spec, tree, p, k) for p in profiles for k in range(len(p.prompts))]
     pairs = parallel_map(_render_pair, jobs, workers)
-    refs = parallel_map(_render_ref, [(spec, ind, k) for ind in tree.individuals
-                                      for k in range(spec.reference_per_instance)], workers)
     base_imgs, gen_imgs = [b for b, _ in pairs], [g for _, g in pairs]
     vb, fb = _encode(encoder, base_imgs)
     vg, fg = _encode(encoder, gen_imgs)
@@ -102,12 +105,23 @@ def _render_world(size: str, seed: int, encoder, workers: int):
     owners = np.array([p.model_id for p, _ in [(j[2], j[3]) for j in jobs]])
     arrays["owner"] = owners
     if fb is not None:
-        # The identity ranker (tasks/rank): shrinkage LDA on the subjects' reference pictures.
-        _, fr = _encode(encoder, refs)
-        labels = np.repeat([ind.instance for ind in tree.individuals], spec.reference_per_instance)
-        subject = np.array([p.subject.instance for p, _ in [(j[2], j[3]) for j in jobs]])
-        scorer = fit_identity_scorer(fr, labels)
-        arrays["identity_base"], arrays["identity_personalized"] = scorer.scores(fb, subject), scorer.scores(fg, subject)
+        # The identity ranker's raw features (tasks/rank): the evidence is fitted from them at load time.
+        idents = parallel_map(_render_ref, [(spec, ind, k, role) for ind in tree.individuals
+                                            for role, n in (("reference", spec.reference_per_instance),
+                                                            ("gallery", spec.gallery_per_instance))
+                                            for k in range(n)], workers)
+        labels = np.array([ind.instance for ind in tree.individuals
+                           for role, n in (("reference", spec.reference_per_instance),
+                                           ("gallery", spec.gallery_per_instance)) for _ in range(n)])
+        roles = np.array([role for _ in tree.individuals
+                          for role, n in (("reference", spec.reference_per_instance),
+                                          ("gallery", spec.gallery_per_instance)) for _ in range(n)])
+        copies, copy_labels = augmented_pictures(idents, np.arange(len(idents)), IDENTITY_COPIES, seed)
+        _, fi = _encode(encoder, idents)
+        _, fc = _encode(encoder, copies)
+        arrays.update(id_features_base=fb, id_features_personalized=fg, id_features=fi, id_labels=labels,
+                      id_roles=roles, id_copy_features=fc, id_copy_of=copy_labels,
+                      subject=np.array([p.subject.instance for p, _ in [(j[2], j[3]) for j in jobs]]))
     meta = []
     for p in profiles:
         truth = {a: (None, 0.0) for a in tax.names}
@@ -128,8 +142,8 @@ def _render_pair(job):
 def _render_ref(job):
     from persona_lens.world.identities import render_individual
 
-    spec, individual, k = job
-    return render_individual(spec, individual, "reference", k)[0]
+    spec, individual, k, role = job
+    return render_individual(spec, individual, role, k)[0]
 
 
 def photo_models(files: tuple[str, ...] | None, count: int, pairs: int, seed: int, encoder, cache: Path,
@@ -196,17 +210,38 @@ def _slug(encoder) -> str:
     return encoder_slug(getattr(encoder, "name", "encoder"))
 
 
-def _load(path: Path) -> list[ModelPairs]:
-    z = np.load(path, allow_pickle=False)
+def identity_evidence(z, gallery: bool = False, copies: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+    """(base, personalized) identity evidence of a cached world's pairs (identity.py: score, margin),
+    from a ranker fitted on the subjects' references, with their gallery pictures if `gallery`, and
+    `copies` of the image-operation copies of each fitted picture; None without identity features."""
+    if "id_features" not in z:
+        return None
+    keep = (z["id_roles"] == "reference") | gallery
+    features, labels = [z["id_features"][keep]], [z["id_labels"][keep]]
+    if copies:
+        if copies > IDENTITY_COPIES:
+            raise ValueError(f"a cached world holds {IDENTITY_COPIES} image-op copies per picture, not {copies}")
+        source = z["id_copy_of"]
+        rank = np.arange(len(source)) % IDENTITY_COPIES      # copies are stored picture by picture
+        use = keep[source] & (rank < copies)
+        features.append(z["id_copy_features"][use])
+        labels.append(z["id_labels"][source[use]])
+    scorer = fit_identity_scorer(np.concatenate(features), np.concatenate(labels))
+    return scorer.scores(z["id_features_base"], z["subject"]), scorer.scores(z["id_features_personalized"], z["subject"])
+
+
+def _load(path: Path, gallery: bool = False, copies: int = 0) -> list[ModelPairs]:
+    with np.load(path, allow_pickle=False) as f:
+        z = {k: f[k] for k in f.files}
     meta = json.loads(str(z["meta"]))
     owner = z["owner"]
+    evidence = identity_evidence(z, gallery, copies)
     out = []
     for m in meta:
         rows = owner == m["model_id"]
-        has_id = "identity_base" in z.files
         out.append(ModelPairs(
             m["model_id"], m["group"], z["base"][rows], z["personalized"][rows], z["base_stats"][rows],
-            z["personalized_stats"][rows], z["identity_base"][rows] if has_id else None,
-            z["identity_personalized"][rows] if has_id else None,
+            z["personalized_stats"][rows], None if evidence is None else evidence[0][rows],
+            None if evidence is None else evidence[1][rows],
             {a: (c, float(t)) for a, (c, t) in m["truth"].items()}))
     return out

@@ -112,3 +112,23 @@ def test_calibration_is_monotone_and_zero_for_an_aspect_never_shifted():
 
 def test_levels_follow_the_edges():
     assert [level_of(t, (0.1, 0.45, 0.75)) for t in (0.0, 0.2, 0.5, 0.9)] == ["none", "slight", "moderate", "strong"]
+
+
+def test_detection_is_not_shrunk_towards_the_prior_when_one_feature_separates_the_shifts(monkeypatch):
+    # One in five models shifted, its feature clearly higher: a fixed C = 1 pulled the weakest shifts
+    # under p = 1/2; the cross-validated C detects every shift and nothing else.
+    import persona_lens.tasks.finexl.calibration as calibration
+
+    rng = np.random.default_rng(0)
+    y = np.where(np.arange(60) % 5 == 0, rng.uniform(0.2, 1.0, 60), 0.0)
+    x = np.where(y > 0, 0.06 + 0.5 * y, 0.0)[:, None] + 0.02 * rng.normal(size=(60, 1))
+    assert ((fit_aspect(x, y).probability(x) > 0.5) == (y > 0)).all()
+    monkeypatch.setattr(calibration, "DETECT_CS", (1.0,))      # the fixed default misses a weak shift
+    assert not ((fit_aspect(x, y).probability(x) > 0.5) == (y > 0)).all()
+
+
+def test_detection_falls_back_to_the_default_strength_with_too_few_shifts_to_cross_validate():
+    from persona_lens.tasks.finexl.calibration import _detection_c
+
+    z, shifted = np.arange(6.0)[:, None], np.array([False] * 5 + [True])
+    assert _detection_c(z, shifted) == 1.0

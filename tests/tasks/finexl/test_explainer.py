@@ -91,7 +91,11 @@ def test_another_encoder_is_refused_with_the_command_that_fits_one(fitted):
 def test_the_packaged_explainer_is_the_learned_form_fitted_on_training_seeds_only():
     explainer = load_explainer(DEFAULT_EXPLAINER)
     assert explainer.encoder == "persona-lens-lit" and explainer.form == "learned"
-    assert explainer.trained_on["seeds"] == [1, 2, 3]      # evaluation reports on seeds 4-6
+    # Fitted on seeds 1-6; the evaluation reports on seeds 13-15 (EvalExplainParams refuses an overlap).
+    assert explainer.trained_on["seeds"] == [1, 2, 3, 4, 5, 6]
+    from persona_lens.tasks.finexl.params import EvalExplainParams
+
+    assert not set(explainer.trained_on["seeds"]) & set(EvalExplainParams().test_seeds)
     # Its dictionary reads statistics and both identity columns (score and margin drops, identity.py).
     assert explainer.calibration.dictionary.identity == 2 and explainer.calibration.dictionary.statistics
 
@@ -106,3 +110,34 @@ def test_a_model_without_identity_scores_is_fitted_on_the_features_it_has(toy_sp
     no_identity = d.weights(PairInputs(models[0].base, models[0].personalized, models[0].base_stats,
                                        models[0].personalized_stats))
     assert full.shape == no_identity.shape and np.isfinite(no_identity).all()
+
+
+def _cached_identity_world(rng):
+    """The identity arrays a cached world holds (truth_data, CACHE_VERSION id3), for two individuals whose
+    features differ along one axis."""
+    from persona_lens.tasks.finexl.truth_data import IDENTITY_COPIES
+
+    labels = np.array(["a"] * 4 + ["b"] * 4)
+    roles = np.array(["reference", "reference", "gallery", "gallery"] * 2)
+    centre = {"a": np.r_[1.0, 0, 0, 0], "b": np.r_[-1.0, 0, 0, 0]}
+    features = np.stack([centre[x] for x in labels]) + 0.05 * rng.normal(size=(8, 4))
+    copy_of = np.repeat(np.arange(8), IDENTITY_COPIES)
+    return {"id_features": features, "id_labels": labels, "id_roles": roles,
+            "id_copy_features": features[copy_of] + 0.05 * rng.normal(size=(len(copy_of), 4)),
+            "id_copy_of": copy_of, "subject": np.array(["a", "a"]),
+            "id_features_base": np.stack([centre["a"], centre["a"]]),
+            "id_features_personalized": np.stack([centre["a"], centre["b"]])}
+
+
+def test_identity_evidence_is_refitted_from_a_cached_worlds_raw_features():
+    from persona_lens.tasks.finexl.truth_data import IDENTITY_COPIES, identity_evidence
+
+    z = _cached_identity_world(np.random.default_rng(0))
+    for gallery, copies in [(False, 0), (True, 0), (True, IDENTITY_COPIES)]:
+        base, personalized = identity_evidence(z, gallery, copies)
+        assert base.shape == personalized.shape == (2, 2)
+        # The second personalized picture shows the other individual: its score and margin fall.
+        assert personalized[1, 0] < base[1, 0] and personalized[1, 1] < 0 < base[1, 1]
+    with pytest.raises(ValueError, match="image-op copies"):
+        identity_evidence(z, copies=IDENTITY_COPIES + 1)
+    assert identity_evidence({"base": np.zeros((2, 4))}) is None      # a world cached without identity
