@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -85,3 +86,21 @@ def test_every_command_but_sql_is_wrapped():
     commands = [*cli.app.registered_commands, *cli.world_app.registered_commands]
     unwrapped = [c.callback.__name__ for c in commands if c.callback.__code__.co_name != "run_with_api"]
     assert unwrapped == ["sql"]
+
+
+def test_a_long_ingest_ends_without_shutdown_noise(tmp_path):
+    # Thousands of task-run events and log lines are still queued when the flow ends: they are sent
+    # before the temporary server stops (else "Error logging to API" and CancelledError walls at exit).
+    from tests.images_factory import photo_bytes
+
+    for i in range(3):
+        (tmp_path / f"i{i}.jpg").write_bytes(photo_bytes(i))
+    rows = [f"i{i % 3}.jpg,c{i % 7}" for i in range(6000)]
+    (tmp_path / "big.csv").write_text("path,category\n" + "\n".join(rows) + "\n")
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    cli = str(Path(sys.executable).with_name("persona-lens"))
+    done = subprocess.run([cli, "ingest", str(tmp_path / "big.csv"), "--root", str(tmp_path / "root")],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for noise in ("Traceback", "CancelledError", "Error logging to API", "Starting temporary server"):
+        assert noise not in done.stderr, f"{noise!r} in:\n{done.stderr[-3000:]}"
