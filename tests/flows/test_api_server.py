@@ -88,6 +88,7 @@ def test_every_command_but_sql_is_wrapped():
     assert unwrapped == ["sql"]
 
 
+@pytest.mark.slow      # ~70 s: CI runs it in its slow pass
 def test_a_long_ingest_ends_without_shutdown_noise(tmp_path):
     # Thousands of task-run events and log lines are still queued when the flow ends: they are sent
     # before the temporary server stops (else "Error logging to API" and CancelledError walls at exit).
