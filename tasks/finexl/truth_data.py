@@ -106,16 +106,12 @@ def _render_world(size: str, seed: int, encoder, workers: int):
     arrays["owner"] = owners
     if fb is not None:
         # The identity ranker's raw features (tasks/rank): the evidence is fitted from them at load time.
-        idents = parallel_map(_render_ref, [(spec, ind, k, role) for ind in tree.individuals
-                                            for role, n in (("reference", spec.reference_per_instance),
-                                                            ("gallery", spec.gallery_per_instance))
-                                            for k in range(n)], workers)
-        labels = np.array([ind.instance for ind in tree.individuals
-                           for role, n in (("reference", spec.reference_per_instance),
-                                           ("gallery", spec.gallery_per_instance)) for _ in range(n)])
-        roles = np.array([role for _ in tree.individuals
-                          for role, n in (("reference", spec.reference_per_instance),
-                                          ("gallery", spec.gallery_per_instance)) for _ in range(n)])
+        pictures = [(ind, role, k) for ind in tree.individuals
+                    for role, n in (("reference", spec.reference_per_instance), ("gallery", spec.gallery_per_instance))
+                    for k in range(n)]
+        idents = parallel_map(_render_identity, [(spec, ind, k, role) for ind, role, k in pictures], workers)
+        labels = np.array([ind.instance for ind, _, _ in pictures])
+        roles = np.array([role for _, role, _ in pictures])
         copies, copy_labels = augmented_pictures(idents, np.arange(len(idents)), IDENTITY_COPIES, seed)
         _, fi = _encode(encoder, idents)
         _, fc = _encode(encoder, copies)
@@ -139,7 +135,7 @@ def _render_pair(job):
     return render_base(spec, profile, prompt), render_personalized(spec, profile, prompt, tree)
 
 
-def _render_ref(job):
+def _render_identity(job):
     from persona_lens.world.identities import render_individual
 
     spec, individual, k, role = job
