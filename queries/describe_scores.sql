@@ -5,5 +5,5 @@ SELECT method, metric, CAST(json_extract(detail, '$.k') AS INTEGER) AS k, round(
        CAST(json_extract(detail, '$.n') AS INTEGER) AS queries
 FROM d
 WHERE run_id = (SELECT max(run_id) FROM d)
-  AND metric IN ('cider', 'rouge_l', 'sss', 'subject_discrimination', 'cider_gain')
+  AND metric IN ('cider', 'rouge_l', 'sss', 'object_f1', 'subject_discrimination', 'cider_gain', 'object_f1_gain')
 ORDER BY k, metric, method;

@@ -18,12 +18,12 @@ from persona_lens.models.captioner import PromptBuilder
 from persona_lens.schemas import get_schema
 from persona_lens.tasks.deper.data import DeperData, Example, few_shot_episodes
 from persona_lens.tasks.deper.metrics import (
-    attention_error, bootstrap_ci, caption_scores, paired_bootstrap_ci, sss, subject_discrimination,
+    attention_error, bootstrap_ci, caption_scores, object_f1, paired_bootstrap_ci, sss, subject_discrimination,
 )
 from persona_lens.tasks.deper.model import Deper
 from persona_lens.tasks.deper.train import builder_prefix, encode_examples
 
-CAPTION_METRICS = ("cider", "bleu4", "rouge_l", "sss")
+CAPTION_METRICS = ("cider", "bleu4", "rouge_l", "sss", "object_f1")
 
 
 #: A relative gain is reported only over a baseline mean at least this large.
@@ -60,6 +60,7 @@ def score_run(builder, patches, data: DeperData, methods: dict[str, Deper | None
         preds = caption_queries(builder, patches, queries, model, personas)
         scores = caption_scores(preds, refs)
         scores["sss"] = np.array([sss(p, r[0]) for p, r in zip(preds, refs)])
+        scores["object_f1"] = np.array([object_f1(p, r[0]) for p, r in zip(preds, refs)])
         if model is not None:
             vids = sorted(personas)
             z_q = encode_examples(model, builder, patches, queries).numpy()

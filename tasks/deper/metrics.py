@@ -86,13 +86,16 @@ class NounLexicon:
                 i += 1
         return out
 
+    def kind(self, noun: str) -> str | None:
+        """The synonym group a noun found by `nouns` belongs to."""
+        return self.group.get(noun, self.group.get(_stem(noun)))
+
     def similarity(self, a: str, b: str) -> float:
         if a == b:
             return 1.0
         if _stem(a) == _stem(b):
             return 0.8
-        ga = self.group.get(a, self.group.get(_stem(a)))
-        gb = self.group.get(b, self.group.get(_stem(b)))
+        ga, gb = self.kind(a), self.kind(b)
         return 0.7 if ga is not None and ga == gb else 0.0
 
 
@@ -118,6 +121,22 @@ def sss(pred: str, ref: str, lexicon: NounLexicon = WORLD_NOUNS) -> float:
     if not a and not b:
         return 1.0
     return needleman_wunsch(a, b, lexicon.similarity) / max(len(a), len(b))
+
+
+def object_f1(pred: str, ref: str, lexicon: NounLexicon = WORLD_NOUNS) -> float:
+    """F1 of the *kinds of thing* two captions name (synonym groups; order and wording ignored), in [0, 1].
+
+    What a persona learned from attention should change most: which of an image's objects a viewer
+    names. CIDEr and ROUGE-L reward the viewer's wording too, SSS the order; this isolates the choice.
+
+    >>> object_f1("a mug next to a red cat", "I see a cup, a lamp and a kitten")
+    0.8
+    """
+    a = {lexicon.kind(n) for n in lexicon.nouns(pred)}
+    b = {lexicon.kind(n) for n in lexicon.nouns(ref)}
+    if not a and not b:
+        return 1.0
+    return 2 * len(a & b) / (len(a) + len(b))
 
 
 # --- attention and personas ---------------------------------------------------------------------------

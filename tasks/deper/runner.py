@@ -15,7 +15,7 @@ from persona_lens.tasks.deper.data import (
     DeperData, few_shot_episodes, load_jsonl, load_world_folder, render_world_scenes,
 )
 from persona_lens.tasks.deper.evaluate import caption_queries, evaluate, personalize
-from persona_lens.tasks.deper.metrics import caption_scores, sss
+from persona_lens.tasks.deper.metrics import caption_scores, object_f1, sss
 from persona_lens.tasks.deper.params import (
     DeperDataParams, DescribeParams, EvalDescribeParams, TrainCaptionerParams, TrainDeperParams,
 )
@@ -87,6 +87,7 @@ def run_describe(params: DescribeParams) -> dict[str, pa.Table]:
     if queries:
         scores = caption_scores(preds, [[q.caption] for q in queries])
         scores["sss"] = np.array([sss(p, q.caption) for p, q in zip(preds, queries)])
+        scores["object_f1"] = np.array([object_f1(p, q.caption) for p, q in zip(preds, queries)])
         for i, q in enumerate(queries):
             score_rows += [{"viewer_id": q.viewer_id, "image_id": q.image_id, "method": "deper", "metric": m,
                             "value": float(v[i])} for m, v in scores.items()]

@@ -29,7 +29,7 @@ def test_held_out_viewers_are_personalized_captioned_and_scored(root, tiny_world
         metrics = set(cat.query("SELECT DISTINCT metric FROM caption_scores").column(0).to_pylist())
     assert len(personas) == 1 and personas[0]["num_shots"] == 2 and personas[0]["dim"] > 0
     assert captions and all(c["viewer_id"] == personas[0]["viewer_id"] and c["text"].strip() for c in captions)
-    assert {"cider", "rouge_l", "sss"} <= metrics
+    assert {"cider", "rouge_l", "sss", "object_f1"} <= metrics
 
 
 def test_a_viewer_with_fewer_than_k_examples_is_quarantined_not_dropped_silently(root, tiny_world):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from persona_lens.tasks.deper.metrics import (
-    attention_error, bootstrap_ci, caption_scores, paired_bootstrap_ci, sss, subject_discrimination, tokenize,
+    attention_error, bootstrap_ci, caption_scores, object_f1, paired_bootstrap_ci, sss, subject_discrimination, tokenize,
 )
 
 
@@ -34,6 +34,17 @@ def test_caption_scores_need_matching_lengths():
 ])
 def test_sss_aligns_nouns_in_order(pred, ref, value):
     assert sss(pred, ref) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("pred, ref, value", [
+    ("a cat then a cup", "a cup then a cat", 1.0),           # which things, not their order
+    ("a mug next to a red cat", "I see a cup, a lamp and a kitten", 0.8),   # synonyms count: 2·2 / (2 + 3)
+    ("well, nothing", "that's it", 1.0),                     # neither names a thing
+    ("a lamp", "a cup and a cat", 0.0),
+    ("a lamp", "nothing here", 0.0),
+])
+def test_object_f1_compares_the_kinds_of_thing_named(pred, ref, value):
+    assert object_f1(pred, ref) == pytest.approx(value)
 
 
 def test_attention_error_is_zero_for_the_true_path():
