@@ -174,12 +174,14 @@ def _latest_per_key(name: str, files: str) -> str:
         return f"SELECT * FROM {files})"
     key = ", ".join(f'"{k}"' for k in schema.key)
     plain, rows = f"{files})", f"{files}, filename=true)"
-    return (f"WITH repeated AS MATERIALIZED (SELECT hash({key}) AS h FROM {plain} GROUP BY h HAVING count(*) > 1) "
-            f"SELECT * FROM {plain} WHERE hash({key}) NOT IN (SELECT h FROM repeated) "
+    # `__key_hash`: no table has a column of that name (a table's own column `h` would win `GROUP BY h`).
+    return (f"WITH repeated AS MATERIALIZED (SELECT hash({key}) AS __key_hash FROM {plain} GROUP BY __key_hash "
+            f"HAVING count(*) > 1) "
+            f"SELECT * FROM {plain} WHERE hash({key}) NOT IN (SELECT __key_hash FROM repeated) "
             f"UNION ALL BY NAME "
             f"SELECT * EXCLUDE (filename, __written) FROM ("
             f'SELECT r.*, w.written AS __written FROM {rows} r LEFT JOIN "__parts_{name}" w USING (filename) '
-            f"WHERE hash({key}) IN (SELECT h FROM repeated)) "
+            f"WHERE hash({key}) IN (SELECT __key_hash FROM repeated)) "
             f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY __written DESC NULLS FIRST, filename DESC) = 1")
 
 

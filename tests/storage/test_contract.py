@@ -366,3 +366,19 @@ def test_writers_with_their_own_prefix_share_a_folder_without_overwriting(any_ro
     assert read_members(any_root, [uri_a, uri_b]) == {uri_a: b"a", uri_b: b"b"}
     with pytest.raises(ValueError, match="shard prefix"):
         ShardWriter(any_root, "gallery", "r1", prefix="../x")
+
+
+def test_every_known_table_gets_a_keyed_view_whatever_its_columns_are_called(root):
+    # A view's own helper names must not collide with a table's columns (world_objects has x, y, w, h).
+    import pyarrow.parquet as pq
+
+    from persona_lens.schemas import TABLES
+
+    for name, schema in TABLES.items():
+        folder = root.path("tables", name, "run_id=r1")
+        root.fs.makedirs(folder, exist_ok=True)
+        pq.write_table(schema.empty(vector_dim=4), f"{folder}/part-empty.parquet")
+    with Catalog(root) as cat:
+        assert set(TABLES) <= set(cat.tables)
+        for name in TABLES:
+            assert cat.scalar(f'SELECT count(*) FROM "{name}"') == 0, name
