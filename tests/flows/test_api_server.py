@@ -26,13 +26,16 @@ def _gone(url: str, within: float = 20.0) -> bool:
 
 
 def test_a_temporary_server_answers_inside_the_block_and_stops_after_it(monkeypatch):
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     with temporary_settings(restore_defaults={PREFECT_API_URL}), temporary_api() as url:
         assert _healthy(url)
         assert PREFECT_API_URL.value() == url      # flows inside the block use it
+        # Nothing watches a temporary server for crashed runs: no heartbeat thread to join after each flow.
+        assert PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() is None
     assert _gone(url, within=10)
+    assert PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() is not None
 
 
 def test_the_server_dies_with_a_command_killed_by_sigkill():
@@ -52,11 +55,12 @@ def test_the_server_dies_with_a_command_killed_by_sigkill():
 
 
 def test_a_configured_api_url_starts_no_server(monkeypatch):
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     monkeypatch.setattr(api_server.subprocess, "Popen", lambda *a, **k: pytest.fail("a server was started"))
     with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:1/api"}), temporary_api() as url:
         assert url == "http://127.0.0.1:1/api"
+        assert PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() is not None    # a real server's runs keep theirs
 
 
 class _Started(Exception):
@@ -105,3 +109,25 @@ def test_a_long_ingest_ends_without_shutdown_noise(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     for noise in ("Traceback", "CancelledError", "Error logging to API", "Starting temporary server"):
         assert noise not in done.stderr, f"{noise!r} in:\n{done.stderr[-3000:]}"
+
+
+def test_a_server_started_early_is_the_one_the_command_uses(monkeypatch):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    api_server.start_early()
+    early, port = api_server._early
+    with temporary_settings(restore_defaults={PREFECT_API_URL}), temporary_api() as url:
+        assert url == f"http://127.0.0.1:{port}/api" and early.poll() is None
+    assert api_server._early is None and early.wait(timeout=10) == 0
+
+
+def test_an_early_server_is_stopped_unused_when_an_api_url_turns_out_configured(monkeypatch):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    api_server.start_early()
+    early, _ = api_server._early
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:1/api"}), temporary_api() as url:
+        assert url == "http://127.0.0.1:1/api"
+        assert early.poll() is not None                 # already stopped: the configured server is used
