@@ -40,6 +40,8 @@ PATCH_GRID, PATCH_DIM = 7, 1280
 PERSONA_SLOT = "<persona>"
 PLAIN_PROMPT = "Describe the image in a few words:"
 PERSONA_PROMPT = f"Describe the image in a few words in the style of {PERSONA_SLOT}:"
+#: The prompt of the captioner's grounding task (train-captioner's `inventory_rate`): name every object.
+INVENTORY_PROMPT = "List every object in the image:"
 
 
 @runtime_checkable
@@ -184,11 +186,12 @@ class PromptBuilder:
     def _ids(self, text: str) -> list[int]:
         return self.tok(text, add_special_tokens=False)["input_ids"]
 
-    def prompt_embeds(self, n: int, persona_embeds: torch.Tensor | None) -> torch.Tensor:
-        """(n, p, d): the plain prompt, or the persona prompt with `persona_embeds` (n, d) in its slot."""
+    def prompt_embeds(self, n: int, persona_embeds: torch.Tensor | None, prompt: str = PLAIN_PROMPT) -> torch.Tensor:
+        """(n, p, d): `prompt` (the plain one by default), or the persona prompt with `persona_embeds` (n, d)
+        in its slot."""
         if persona_embeds is None:
             with torch.no_grad():
-                return self.embed(torch.tensor(self._ids(" " + PLAIN_PROMPT))).expand(n, -1, -1)
+                return self.embed(torch.tensor(self._ids(" " + prompt))).expand(n, -1, -1)
         before, after = (" " + PERSONA_PROMPT).split(PERSONA_SLOT)
         with torch.no_grad():
             b = self.embed(torch.tensor(self._ids(before))).expand(n, -1, -1)
@@ -206,9 +209,10 @@ class PromptBuilder:
             mask[k, : len(row)] = 1
         return out, mask
 
-    def loss(self, prefix: torch.Tensor, texts: list[str], persona_embeds: torch.Tensor | None = None) -> torch.Tensor:
+    def loss(self, prefix: torch.Tensor, texts: list[str], persona_embeds: torch.Tensor | None = None,
+             prompt: str = PLAIN_PROMPT) -> torch.Tensor:
         """Mean next-token cross-entropy of the captions after `[prefix] prompt`."""
-        head = torch.cat([prefix, self.prompt_embeds(len(prefix), persona_embeds)], dim=1)
+        head = torch.cat([prefix, self.prompt_embeds(len(prefix), persona_embeds, prompt)], dim=1)
         ids, mask = self.caption_ids(texts)
         with torch.no_grad():
             cap = self.embed(ids)
@@ -291,13 +295,13 @@ SMALL_LM_NAME = "clipcap-small"
 
 
 def word_tokenizer(texts: list[str]):
-    """A word-level tokenizer (lower-cased words and punctuation) over `texts` and both prompts."""
+    """A word-level tokenizer (lower-cased words and punctuation) over `texts` and the prompts."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     specials = ["<pad>", "<unk>", "<eos>"]
     pre = pre_tokenizers.Whitespace()
-    words = sorted({w for t in [*texts, PLAIN_PROMPT, PERSONA_PROMPT.replace(PERSONA_SLOT, "")]
+    words = sorted({w for t in [*texts, PLAIN_PROMPT, PERSONA_PROMPT.replace(PERSONA_SLOT, ""), INVENTORY_PROMPT]
                     for w, _ in pre.pre_tokenize_str(t.lower())})
     vocab = {w: i for i, w in enumerate(specials + words)}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))

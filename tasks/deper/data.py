@@ -144,6 +144,32 @@ def load_world_folder(folder: str | Path) -> DeperData:
     return validate(images, viewers, table["attention"], table["captions"], source=str(folder))
 
 
+def inventory_captions(folder: str | Path) -> dict[str, str]:
+    """Scene image_id → a caption naming every object of the scene, left to right, in plain words
+    ("a big red striped cup, a small blue lamp and a cat."), from a world folder's `world_objects`;
+    empty when the folder has none. The captioner's grounding task (train-captioner `inventory_rate`):
+    what a pretrained captioner has learned from generic captions before any persona meets it."""
+    from persona_lens.world.wording import COLOR_WORDS, KIND_WORDS, SIZE_WORDS, TEXTURE_WORDS
+
+    path = Path(folder) / "tables" / "world_objects.parquet"
+    if not path.is_file():
+        return {}
+    by_image: dict[str, list[dict]] = defaultdict(list)
+    for row in pq.read_table(path).to_pylist():
+        by_image[row["image_id"]].append(row)
+    out = {}
+    for image_id, objects in by_image.items():
+        phrases = []
+        for o in sorted(objects, key=lambda o: (o["x"], o["object_id"])):
+            a = json.loads(o["attributes"])
+            words = [SIZE_WORDS[a["size"]][0]] if a["size"] in SIZE_WORDS else []
+            words.append(COLOR_WORDS[a["color"]][0])
+            words += [TEXTURE_WORDS[a["texture"]][0]] if a["texture"] in TEXTURE_WORDS else []
+            phrases.append(("an " if words[0][0] in "aeiou" else "a ") + " ".join([*words, KIND_WORDS[o["kind"]][0]]))
+        out[image_id] = (phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]) + "."
+    return out
+
+
 def load_jsonl(path: str | Path, images: dict[str, Path]) -> DeperData:
     """Attention + captions from JSON lines (one example per line), against the known `images`.
 

@@ -51,10 +51,14 @@ class TrainCaptionerParams(DeperDataParams):
     """Train the frozen captioner's mapping network (and its small language model) once."""
 
     out: str = Field(str(CAPTIONER), description="Folder the trained captioner is written to.")
-    steps: int = Field(300, ge=1, description="Optimizer steps.")
+    steps: int = Field(900, ge=1, description="Optimizer steps.")
     batch: int = Field(32, ge=1, description="Captions per step.")
     lr: float = Field(2e-3, gt=0, description="Peak learning rate (cosine schedule).")
     seed: int = Field(0, description="Seed of initialisation and batches.")
+    inventory_rate: float = Field(0.0, ge=0.0, lt=1.0, description="Share of each batch spent on the "
+                                  "grounding task: name every object of an image (from a world folder's "
+                                  "world_objects; JSON-lines examples have none, so 0 there); 0: viewers' "
+                                  "captions only.")
 
     _abs_out = field_validator("out")(_absolute)
 
@@ -66,7 +70,7 @@ class TrainDeperParams(DeperDataParams):
     variant: Literal["deper", "style_only", "both"] = Field("both", description="Which persona model(s).")
     deper_out: str = Field(str(DEPER_WEIGHTS), description="DEPER weights file (safetensors).")
     style_out: str = Field(str(STYLE_WEIGHTS), description="Style-only weights file (safetensors).")
-    steps: int = Field(300, ge=1, description="Optimizer steps per model.")
+    steps: int = Field(250, ge=1, description="Optimizer steps per model.")
     batch: int = Field(16, ge=1, description="Target captions per step.")
     max_shots: int = Field(5, ge=1, description="Support examples per episode: 1..max_shots.")
     lr: float = Field(1e-3, gt=0, description="Peak learning rate.")

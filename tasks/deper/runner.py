@@ -12,7 +12,7 @@ from persona_lens.models.captioner import PromptBuilder, load_captioner_parts
 from persona_lens.models.runtime import default_cache_dir
 from persona_lens.schemas import get_schema
 from persona_lens.tasks.deper.data import (
-    DeperData, few_shot_episodes, load_jsonl, load_world_folder, render_world_scenes,
+    DeperData, few_shot_episodes, inventory_captions, load_jsonl, load_world_folder, render_world_scenes,
 )
 from persona_lens.tasks.deper.evaluate import caption_queries, evaluate, personalize
 from persona_lens.tasks.deper.metrics import caption_scores, object_f1, sss
@@ -33,9 +33,7 @@ def load_data(params: DeperDataParams) -> DeperData:
     if params.viewer_examples is not None:
         images = {p.stem: p for p in sorted(Path(params.images).iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
         return load_jsonl(params.viewer_examples, images)
-    folder = params.world or render_world_scenes(
-        params.world_size, params.world_seed, default_cache_dir() / f"world-scenes-{params.world_size}-{params.world_seed}")
-    return load_world_folder(folder)
+    return load_world_folder(world_folder(params))
 
 
 def frozen_captioner(folder: str) -> PromptBuilder:
@@ -45,10 +43,22 @@ def frozen_captioner(folder: str) -> PromptBuilder:
     return builder
 
 
+def world_folder(params: DeperDataParams) -> Path | None:
+    """The world folder the data comes from (None for JSON lines)."""
+    if params.viewer_examples is not None:
+        return None
+    return Path(params.world) if params.world else render_world_scenes(
+        params.world_size, params.world_seed, default_cache_dir() / f"world-scenes-{params.world_size}-{params.world_seed}")
+
+
 def run_train_captioner(params: TrainCaptionerParams) -> dict:
     data = load_data(params)
+    folder = world_folder(params)
+    inventories = inventory_captions(folder) if folder is not None else {}
+    # Viewers' examples from JSON lines name no objects: no grounding task then (the card records 0).
     return train_captioner(data, patch_table(data), Path(params.out), steps=params.steps, batch=params.batch,
-                           lr=params.lr, seed=params.seed)
+                           lr=params.lr, seed=params.seed, inventories=inventories,
+                           inventory_rate=params.inventory_rate if inventories else 0.0)
 
 
 def run_train_deper(params: TrainDeperParams) -> dict:

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from persona_lens.models.captioner import (
-    MappingConfig, MappingNetwork, PatchEncoder, PromptBuilder, save_captioner, small_language_model,
+    INVENTORY_PROMPT, MappingConfig, MappingNetwork, PatchEncoder, PromptBuilder, save_captioner, small_language_model,
     word_tokenizer,
 )
 from persona_lens.tasks.deper.data import DeperData, Example
@@ -107,11 +107,24 @@ class CaptionerModel(torch.nn.Module):
 
 def train_captioner(data: DeperData, patches: dict[str, torch.Tensor], out: Path, steps: int = 1500,
                     batch: int = 32, lr: float = 2e-3, seed: int = 0, lm_dim: int = 192, lm_layers: int = 2,
-                    checkpoint_every: int = 500) -> dict:
+                    checkpoint_every: int = 500, inventories: dict[str, str] | None = None,
+                    inventory_rate: float = 0.0) -> dict:
     """Train the mapping network and the small language model on the train viewers' captions (no
-    persona), then save both under `out` (they stay frozen from then on)."""
+    persona), then save both under `out` (they stay frozen from then on).
+
+    With `inventory_rate` > 0, that share of each batch is a grounding task instead: after
+    INVENTORY_PROMPT, the caption naming every object of one of the train viewers' images
+    (`inventories`, data.inventory_captions). A viewer names only the objects it dwelt on, so its
+    captions alone teach the captioner little about what is in an image; the inventories do."""
+    if not 0.0 <= inventory_rate < 1.0:
+        raise ValueError(f"inventory_rate must be in [0, 1), got {inventory_rate}")
     train = data.split_examples("train")
-    tok = word_tokenizer([e.caption for e in train])
+    inventory_ids = sorted({e.image_id for e in train} & set(inventories or {})) if inventory_rate else []
+    if inventory_rate and not inventory_ids:
+        raise ValueError("inventory_rate > 0 needs inventory captions of the train viewers' images "
+                         "(a world folder with world_objects)")
+    n_inv = round(batch * inventory_rate)
+    tok = word_tokenizer([e.caption for e in train] + [inventories[i] for i in inventory_ids])
     torch.manual_seed(seed)
     lm = small_language_model(len(tok), dim=lm_dim, layers=lm_layers, seed=seed)
     mapping = MappingNetwork(MappingConfig(lm_dim=lm_dim, width=256, layers=2, prefix_len=49, mode="patches"))
@@ -119,15 +132,23 @@ def train_captioner(data: DeperData, patches: dict[str, torch.Tensor], out: Path
     builder = PromptBuilder(lm, tok)
 
     def step_loss(step: int):
-        idx = _rng(seed, step).integers(0, len(train), batch)
-        exs = [train[i] for i in idx]
+        rng = _rng(seed, step)
+        exs = [train[i] for i in rng.integers(0, len(train), batch - n_inv)]
         loss = builder.loss(mapping(torch.stack([patches[e.image_id] for e in exs])), [e.caption for e in exs])
-        return loss, {"caption": float(loss)}
+        parts = {"caption": loss.item()}
+        if n_inv:
+            ids = [inventory_ids[i] for i in rng.integers(0, len(inventory_ids), n_inv)]
+            inv = builder.loss(mapping(torch.stack([patches[i] for i in ids])), [inventories[i] for i in ids],
+                               prompt=INVENTORY_PROMPT)
+            parts["inventory"] = inv.item()
+            loss = (loss * (batch - n_inv) + inv * n_inv) / batch
+        return loss, parts
 
     info = _loop(model, list(model.parameters()), step_loss, steps, lr,
                  Checkpointer(out.parent / f"{out.name}.ckpt", checkpoint_every))
     model.eval()
-    info |= {"seed": seed, "train_examples": len(train), "vocab": len(tok)}
+    info |= {"seed": seed, "train_examples": len(train), "vocab": len(tok), "inventory_rate": inventory_rate,
+             "inventory_images": len(inventory_ids)}
     save_captioner(out, mapping, lm, tok, card=json.dumps(info, indent=2))
     return info
 

@@ -9,7 +9,7 @@ import pytest
 
 from persona_lens.schemas import get_schema
 from persona_lens.tasks.deper.data import (
-    DeperDataError, check_fixations, few_shot_episodes, load_jsonl, load_world_folder, validate,
+    DeperDataError, check_fixations, few_shot_episodes, inventory_captions, load_jsonl, load_world_folder, validate,
 )
 from persona_lens.world.scenes import render_scenes
 from persona_lens.world.spec import world_spec
@@ -33,6 +33,19 @@ def test_world_folder_loads_every_viewer_example_with_its_split(world):
     assert data.viewers("train") == ["viewer-0000", "viewer-0001"] and data.viewers("fewshot") == ["viewer-0002"]
     assert all(p.is_file() for p in data.images.values())
     assert all(((e.fixations[:, :2] >= 0) & (e.fixations[:, :2] <= 1)).all() for e in data.examples)
+
+
+def test_an_inventory_caption_names_every_object_of_its_scene_left_to_right(world):
+    from persona_lens.world.wording import mentioned_kinds
+
+    objects = pq.read_table(world / "tables" / "world_objects.parquet").to_pylist()
+    inventories = inventory_captions(world)
+    assert set(inventories) == {o["image_id"] for o in objects} == set(load_world_folder(world).images)
+    for image_id, text in inventories.items():
+        mine = sorted((o for o in objects if o["image_id"] == image_id), key=lambda o: o["x"])
+        assert mentioned_kinds(text) == [o["kind"] for o in mine], text
+        assert all(json.loads(o["attributes"])["color"] in text for o in mine), text
+    assert inventory_captions(world / "nowhere") == {}
 
 
 def test_folder_without_tables_is_a_clear_error(tmp_path):
@@ -89,3 +102,15 @@ def test_viewer_with_fewer_than_k_plus_one_examples_is_quarantined_others_kept(w
     assert not support and not queries and [q["reason"] for q in bad] == ["too_few_examples"]
     with pytest.raises(DeperDataError, match="k must be"):
         few_shot_episodes(data, "fewshot", k=0, seed=0)
+
+
+def test_train_captioner_on_a_world_folder_takes_the_grounding_task_from_its_objects(world, tmp_path):
+    from persona_lens.tasks.deper import TrainCaptionerParams
+    from persona_lens.tasks.deper.runner import run_train_captioner
+
+    info = run_train_captioner(TrainCaptionerParams(world=str(world), out=str(tmp_path / "cap"), steps=2, batch=4,
+                                                    inventory_rate=0.5))
+    seen_in_training = {e.image_id for e in load_world_folder(world).split_examples("train")}
+    # Only the train viewers' images: a held-out viewer's image unseen in training stays unseen.
+    assert info["inventory_rate"] == 0.5 and info["inventory_images"] == len(seen_in_training) > 0
+    assert (tmp_path / "cap" / "mapping.safetensors").is_file()

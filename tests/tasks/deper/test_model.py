@@ -90,3 +90,17 @@ def test_captioner_training_checkpoints_its_tied_embeddings_and_resumes(tmp_path
     train_captioner(data, patches, tmp_path / "cap", **(kw | {"steps": 2}))
     resumed = train_captioner(data, patches, tmp_path / "cap", **kw)
     assert resumed["resumed_from"] == 2 and (tmp_path / "cap" / "mapping.safetensors").is_file()
+
+
+def test_captioner_grounding_task_trains_on_inventories_of_the_train_viewers_images(tmp_path):
+    from persona_lens.tasks.deper.train import train_captioner
+
+    data, patches = toy_data()
+    inventories = {i: "a red cup, a blue hat and a cat." for i in patches}
+    info = train_captioner(data, patches, tmp_path / "cap", steps=3, batch=4, seed=0, lm_dim=16, lm_layers=1,
+                           inventories=inventories, inventory_rate=0.5)
+    assert info["inventory_images"] == len(patches) and "inventory" in info["final_loss"]
+    with pytest.raises(ValueError, match="needs inventory captions"):
+        train_captioner(data, patches, tmp_path / "none", steps=1, inventories={}, inventory_rate=0.5)
+    with pytest.raises(ValueError, match="inventory_rate"):
+        train_captioner(data, patches, tmp_path / "bad", steps=1, inventories=inventories, inventory_rate=1.0)

@@ -17,7 +17,7 @@ def test_defaults_point_at_the_committed_weights():
 
 
 @pytest.mark.parametrize("cls, field, value", [
-    (TrainCaptionerParams, "steps", 0), (TrainDeperParams, "variant", "mixed"),
+    (TrainCaptionerParams, "steps", 0), (TrainCaptionerParams, "inventory_rate", 1.0), (TrainDeperParams, "variant", "mixed"),
     (EvalDescribeParams, "ks", (0, 5)), (DescribeParams, "k", 0), (DescribeParams, "world_size", "huge"),
 ])
 def test_bad_value_raises_config_error_naming_the_field(cls, field, value):
