@@ -295,13 +295,13 @@ SMALL_LM_NAME = "clipcap-small"
 
 
 def word_tokenizer(texts: list[str]):
-    """A word-level tokenizer (lower-cased words and punctuation) over `texts` and the prompts."""
+    """A word-level tokenizer (lower-cased words and punctuation) over `texts` and both prompts."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     specials = ["<pad>", "<unk>", "<eos>"]
     pre = pre_tokenizers.Whitespace()
-    words = sorted({w for t in [*texts, PLAIN_PROMPT, PERSONA_PROMPT.replace(PERSONA_SLOT, ""), INVENTORY_PROMPT]
+    words = sorted({w for t in [*texts, PLAIN_PROMPT, PERSONA_PROMPT.replace(PERSONA_SLOT, "")]
                     for w, _ in pre.pre_tokenize_str(t.lower())})
     vocab = {w: i for i, w in enumerate(specials + words)}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))

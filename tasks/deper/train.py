@@ -124,7 +124,8 @@ def train_captioner(data: DeperData, patches: dict[str, torch.Tensor], out: Path
         raise ValueError("inventory_rate > 0 needs inventory captions of the train viewers' images "
                          "(a world folder with world_objects)")
     n_inv = round(batch * inventory_rate)
-    tok = word_tokenizer([e.caption for e in train] + [inventories[i] for i in inventory_ids])
+    grounding = [INVENTORY_PROMPT, *(inventories[i] for i in inventory_ids)] if inventory_ids else []
+    tok = word_tokenizer([e.caption for e in train] + grounding)
     torch.manual_seed(seed)
     lm = small_language_model(len(tok), dim=lm_dim, layers=lm_layers, seed=seed)
     mapping = MappingNetwork(MappingConfig(lm_dim=lm_dim, width=256, layers=2, prefix_len=49, mode="patches"))
