@@ -161,11 +161,16 @@ def inventory_captions(folder: str | Path) -> dict[str, str]:
     for image_id, objects in by_image.items():
         phrases = []
         for o in sorted(objects, key=lambda o: (o["x"], o["object_id"])):
-            a = json.loads(o["attributes"])
-            words = [SIZE_WORDS[a["size"]][0]] if a["size"] in SIZE_WORDS else []
-            words.append(COLOR_WORDS[a["color"]][0])
-            words += [TEXTURE_WORDS[a["texture"]][0]] if a["texture"] in TEXTURE_WORDS else []
-            phrases.append(("an " if words[0][0] in "aeiou" else "a ") + " ".join([*words, KIND_WORDS[o["kind"]][0]]))
+            try:
+                a = json.loads(o["attributes"])
+                words = [SIZE_WORDS[a["size"]][0]] if a.get("size") in SIZE_WORDS else []
+                words.append(COLOR_WORDS[a["color"]][0])
+                words += [TEXTURE_WORDS[a["texture"]][0]] if a.get("texture") in TEXTURE_WORDS else []
+                words.append(KIND_WORDS[o["kind"]][0])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise DeperDataError(f"{str(path)!r}: object {o['object_id']!r} of image {image_id!r} cannot be "
+                                     f"named (kind {o['kind']!r}, attributes {o['attributes'][:120]!r}): {exc!r}") from exc
+            phrases.append(("an " if words[0][0] in "aeiou" else "a ") + " ".join(words))
         out[image_id] = (phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]) + "."
     return out
 

@@ -53,7 +53,7 @@ def world_folder(params: DeperDataParams) -> Path | None:
 
 def run_train_captioner(params: TrainCaptionerParams) -> dict:
     data = load_data(params)
-    folder = world_folder(params)
+    folder = world_folder(params) if params.inventory_rate else None       # already rendered by load_data
     inventories = inventory_captions(folder) if folder is not None else {}
     # Viewers' examples from JSON lines name no objects: no grounding task then (the card records 0).
     return train_captioner(data, patch_table(data), Path(params.out), steps=params.steps, batch=params.batch,

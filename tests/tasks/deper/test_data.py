@@ -48,6 +48,21 @@ def test_an_inventory_caption_names_every_object_of_its_scene_left_to_right(worl
     assert inventory_captions(world / "nowhere") == {}
 
 
+def test_an_object_the_world_words_cannot_name_is_a_clear_error(world, tmp_path):
+    import shutil
+
+    import pyarrow as pa
+
+    bad = tmp_path / "bad"
+    shutil.copytree(world, bad)
+    objects = pq.read_table(bad / "tables" / "world_objects.parquet")
+    kinds = objects.column("kind").to_pylist()
+    objects = objects.set_column(objects.schema.get_field_index("kind"), "kind", pa.array(["spaceship"] + kinds[1:]))
+    pq.write_table(objects, bad / "tables" / "world_objects.parquet")
+    with pytest.raises(DeperDataError, match="spaceship"):
+        inventory_captions(bad)
+
+
 def test_folder_without_tables_is_a_clear_error(tmp_path):
     with pytest.raises(DeperDataError, match="world_images"):
         load_world_folder(tmp_path)
