@@ -16,7 +16,8 @@ from persona_lens.tasks.markdown import facts_markdown
 def ingest_flow(params: IngestParams, root: str | None = None, run_id: str | None = None) -> dict:
     """Validate, hash, dedupe and shard every image of `params.source` into the dataset root."""
     with stage_run("ingest", params, root, run_id) as run:
-        listing = list_source_task(params.source, params.labels, run.root, params.follow_symlinks)
+        listing = list_source_task(params.source, params.labels, run.root, params.follow_symlinks,
+                                   params.layout, params.split)
         run.part = f"ingest-{listing.key}"
         run.count(images=0, quarantined=record_rejections(run.root, quote(listing), run.run_id), duplicates=0,
                   shards=0, skipped=0)

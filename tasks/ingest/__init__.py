@@ -21,9 +21,10 @@ __all__ = ["Batch", "BatchResult", "IngestParams", "Listing", "SourceError", "in
 
 @task(**IO_RETRIES, cache_policy=NO_CACHE)
 def list_source_task(source: str, label_levels: list[str] | None, root: DatasetRoot,
-                     follow_symlinks: bool = False) -> Listing:
+                     follow_symlinks: bool = False, layout: str = "auto", split: str | None = None) -> Listing:
     """List the source's files or shards."""
-    return list_source(source, label_levels, root.settings, follow_symlinks=follow_symlinks)
+    return list_source(source, label_levels, root.settings, follow_symlinks=follow_symlinks,
+                       layout=layout, split=split)
 
 
 @task(cache_policy=NO_CACHE)

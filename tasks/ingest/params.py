@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from persona_lens.tasks.params import ScaleOut, StageParams
 
@@ -19,6 +20,11 @@ class IngestParams(StageParams, ScaleOut):
     labels: list[str] | None = Field(
         None, description="Label level names, e.g. category,subclass,instance (folder levels or manifest "
                           "columns); none or empty: no labels.")
+    layout: Literal["auto", "cub-200-2011", "stanford-cars", "wildlife-reid"] = Field(
+        "auto", description="auto: a folder, manifest or shards as named; or a public dataset's published layout "
+                            "(its own metadata gives category, subclass, instance and split labels).")
+    split: str | None = Field(None, description="With a layout: keep only this split of the dataset's own "
+                                                "(train, test, …); None: all.")
     batch_size: int = Field(256, ge=1, description="Images per batch (and per shard).")
     follow_symlinks: bool = Field(False, description="Read files a folder's symbolic links point to outside the "
                                                      "folder (refused by default: quarantined as symlink_outside_source).")
@@ -56,3 +62,12 @@ class IngestParams(StageParams, ScaleOut):
         if bad or len(set(labels)) != len(labels):
             raise ValueError("labels must be distinct names of letters, digits and underscores")
         return labels
+
+    @model_validator(mode="after")
+    def _layout_labels(self) -> "IngestParams":
+        if self.layout != "auto" and self.labels is not None:
+            raise ValueError(f"layout {self.layout} sets the labels itself (category, subclass, instance, split); "
+                             "do not give labels with it")
+        if self.layout == "auto" and self.split is not None:
+            raise ValueError("split selects a split of a dataset layout; give a layout with it")
+        return self

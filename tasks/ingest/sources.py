@@ -54,7 +54,7 @@ class Rejection:
 class Listing:
     """What a source holds: files to read, whole tar shards to stream, and items refused already."""
 
-    kind: str                      # folder | manifest | shards
+    kind: str                      # folder | manifest | shards | a layout's name (layouts.py)
     fs: fsspec.AbstractFileSystem
     key: str                       # short hash of the source URL: names this listing's outputs
     files: list[FileItem] = field(default_factory=list)
@@ -77,18 +77,25 @@ def source_kind(source: str) -> str:
 
 
 def list_source(source: str, label_levels: list[str] | None = None, settings: Settings | None = None,
-                follow_symlinks: bool = False) -> Listing:
+                follow_symlinks: bool = False, layout: str = "auto", split: str | None = None) -> Listing:
     """List `source`; raise SourceError if the source itself is unusable (the items are judged later).
 
     Path policy: a folder's files are read where they are, but a symbolic link that leads outside the
     folder is refused (quarantine `symlink_outside_source`) unless `follow_symlinks`; a manifest's paths
     are relative to the manifest's folder, and absolute paths and `..` are allowed (a manifest is a list
     its author chose, like a command line) — but never another filesystem than the manifest's.
+    A `layout` other than auto reads a public dataset's own metadata (tasks/ingest/layouts.py): its
+    paths must stay inside the dataset folder, and `split` keeps one of its splits.
     """
     kind = source_kind(source)
     fs, path = filesystem_for(source, settings)
-    key = hashlib.sha256(source.encode()).hexdigest()[:12]
-    if kind == "manifest":
+    named = source if layout == "auto" else f"{source}|{layout}|{split}"
+    key = hashlib.sha256(named.encode()).hexdigest()[:12]
+    if layout != "auto":
+        from persona_lens.tasks.ingest.layouts import list_layout
+
+        listing = list_layout(layout, fs, path, key, split)
+    elif kind == "manifest":
         listing = _list_manifest(fs, path, label_levels, key)
     elif kind == "shards":
         listing = _list_shards(fs, source, path, key)

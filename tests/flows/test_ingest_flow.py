@@ -7,6 +7,7 @@ from persona_lens.storage import Catalog, read_members, read_table
 from persona_lens.tasks.images import image_id_of
 from persona_lens.tasks.ingest import IngestParams
 from persona_lens.tasks.ingest import batches as batches_module
+from tests.datasets_factory import write_cub
 from tests.images_factory import photo_bytes
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -66,3 +67,16 @@ def test_a_killed_run_resumes_without_losing_or_duplicating_rows(folder, root, m
     # Every row still points at its own bytes: the resumed batch did not overwrite an earlier shard.
     got = read_members(root, [r["uri"] for r in rows])
     assert all(image_id_of(got[r["uri"]]) == r["image_id"] for r in rows)
+
+
+def test_a_published_dataset_layout_lands_with_its_granularities(tmp_path, root):
+    write_cub(tmp_path / "CUB_200_2011")
+    summary = ingest_flow(IngestParams(source=str(tmp_path), layout="cub-200-2011", split="train"), root=root.url)
+    assert (summary["images"], summary["quarantined"]) == (2, 3)
+    with Catalog(root) as cat:
+        rows = cat.query("SELECT category, subclass, instance, map_extract(labels, 'split')[1] AS split "
+                         "FROM images ORDER BY instance").to_pylist()
+        reasons = cat.query("SELECT reason FROM quarantine ORDER BY reason").column("reason").to_pylist()
+    assert rows == [{"category": "bird", "subclass": "Albatross", "instance": "Black_footed_Albatross", "split": "train"},
+                    {"category": "bird", "subclass": "Wren", "instance": "Cactus_Wren", "split": "train"}]
+    assert reasons == ["bad_layout_row", "path_traversal", "unlabelled_image"]
