@@ -2,7 +2,8 @@
 
 `rank` fits the identity ranker on the gallery, ranks every personalized image and its base twin, and
 writes `rankings` (per query and granularity), `rank_summary` (per model: mAP, cmc@k, recall@k,
-beside CLIP-I and DINO) and `rank_scores` (per query and score). `eval-rank` reads `rank_scores` and
+beside CLIP-I and DINO) and `rank_scores` (per query and score), and a CMC plot per run
+(reports/rank/<run_id>/cmc.png, also in the `rank-cmc` artifact). `eval-rank` reads `rank_scores` and
 scores FPR and the semantic scores against the world's known identity drift (`eval_rank`). Run the
 embed stage with the parameters' encoders first (the main job does). `drift-sweep` needs nothing in the
 root: it renders graded identity drift for a few subjects of a world and writes how each identity score
@@ -17,9 +18,9 @@ from prefect.utilities.annotations import quote
 
 from persona_lens.flows.run_context import stage_run
 from persona_lens.tasks.markdown import tables_markdown
-from persona_lens.tasks.rank import (EVAL_TABLE, DriftSweepParams, EvalRankParams, RankParams, drift_sweep_task,
-                                     evaluate_rank_task, fit_ranker_task, load_rank_data_task, rank_tables_task,
-                                     summary_markdown, sweep_markdown)
+from persona_lens.tasks.rank import (EVAL_TABLE, DriftSweepParams, EvalRankParams, RankParams, cmc_report_task,
+                                     drift_sweep_task, evaluate_rank_task, fit_ranker_task, load_rank_data_task,
+                                     rank_tables_task, summary_markdown, sweep_markdown)
 
 
 @flow(name="rank")
@@ -34,6 +35,8 @@ def rank_flow(params: RankParams = RankParams(), root: str | None = None, run_id
         run.count(queries=len(data.queries), gallery=len(data.gallery))
         create_markdown_artifact(key="rank-summary", description="Finer-Personalization Rank per model",
                                  markdown=summary_markdown(tables["rank_summary"]))
+        create_markdown_artifact(key="rank-cmc", description="CMC curves per model (whole gallery, within group)",
+                                 markdown=cmc_report_task(run.root, run.run_id, tables["rankings"]))
         return run.result()
 
 

@@ -178,7 +178,8 @@ RANKINGS = TableSchema(
         Column("query_image_id", pa.string(), "Generated image used as the query."),
         Column("model_id", pa.string(), "Model that generated the query."),
         Column("encoder", pa.string(), "Encoder whose embeddings were ranked."),
-        Column("granularity", pa.string(), "category, subclass or instance."),
+        Column("granularity", pa.string(), "category, subclass, instance, or instance_in_group (the instance "
+                                           "level with the gallery cut to the query's look-alike group, its subclass)."),
         Column("target", pa.string(), "The query's true label at this granularity."),
         Column("average_precision", pa.float32(), "AP of the gallery ranking for this query."),
         Column("first_hit_rank", pa.int32(), "1-based rank of the first relevant gallery image (CMC).", True),
@@ -195,8 +196,10 @@ RANK_SUMMARY = TableSchema(
         Column("subject", pa.string(), "The individual the model's pictures are ranked for (null when they "
                                        "are ranked for several, or in rows written before schema v2).", True),
         Column("encoder", pa.string(), "Encoder."),
-        Column("granularity", pa.string(), "category, subclass, instance, or 'semantic'."),
-        Column("metric", pa.string(), "mAP, recall@k, cmc@k, clip_i, dino, …"),
+        Column("granularity", pa.string(), "category, subclass, instance, instance_in_group, or 'semantic'."),
+        Column("metric", pa.string(), "mAP, recall@k, cmc@k; real_mAP (the model's subjects' real reference "
+                                      "pictures as queries: the real-image baseline) and preservation (mAP / "
+                                      "real_mAP); clip_i, dino."),
         Column("k", pa.int32(), "k for @k metrics.", True),
         Column("value", pa.float64(), "Value."),
     ),

@@ -14,17 +14,18 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from persona_lens.schemas import get_schema
-from persona_lens.storage import DatasetRoot
+from persona_lens.storage import DatasetRoot, write_report
 from persona_lens.tasks.rank.evaluate import STAGE, pair_rows, reference_rows, spearman_rows
 from persona_lens.tasks.rank.inputs import has_rank_queries, load_identity_truth, load_rank_data, load_rank_scores
 from persona_lens.tasks.rank.params import DriftSweepParams, EvalRankParams, RankParams
+from persona_lens.tasks.rank.plots import PLOTTED, cmc_curves, cmc_markdown, cmc_png
 from persona_lens.tasks.rank.ranker import IdentityRanker, RankError
 from persona_lens.tasks.rank.ranking import RankData, fit_ranker, rank, rank_references
 from persona_lens.tasks.rank.sweep import sweep_markdown
-from persona_lens.tasks.rank.tables import (identity_from_table, rank_scores_table, rankings_table,
+from persona_lens.tasks.rank.tables import (identity_from_table, rank_scores_table, rankings_table, real_map_by_subject,
                                             reference_from_table, summary_markdown, summary_table)
 
-__all__ = ["EVAL_TABLE", "DriftSweepParams", "EvalRankParams", "drift_sweep_task", "sweep_markdown", "RankError", "RankParams", "evaluate_rank_task", "fit_ranker_task",
+__all__ = ["EVAL_TABLE", "cmc_report_task", "DriftSweepParams", "EvalRankParams", "drift_sweep_task", "sweep_markdown", "RankError", "RankParams", "evaluate_rank_task", "fit_ranker_task",
            "has_rank_queries", "load_rank_data_task", "rank_tables_task", "summary_markdown"]
 
 EVAL_TABLE = f"eval_{STAGE}"
@@ -38,8 +39,18 @@ def fit_stage_ranker(data: RankData, params: RankParams) -> IdentityRanker:
 def rank_tables(data: RankData, ranker: IdentityRanker, params: RankParams) -> dict[str, pa.Table]:
     """Rank every query and the references; the stage's three tables by name."""
     result = rank(data, ranker, params.ks)
-    return {"rankings": rankings_table(result, params), "rank_summary": summary_table(result, params),
-            "rank_scores": rank_scores_table(result, data.references, rank_references(data, ranker), params)}
+    references = rank_references(data, ranker)
+    real_map = real_map_by_subject(data.references, references.get("fpr", references.get("raw", {})))
+    return {"rankings": rankings_table(result, params), "rank_summary": summary_table(result, params, real_map),
+            "rank_scores": rank_scores_table(result, data.references, references, params)}
+
+
+def cmc_report(root: DatasetRoot, run_id: str, rankings: pa.Table) -> str:
+    """The run's CMC curves (whole gallery and within the look-alike group) as a PNG under the root's
+    reports/rank/<run_id>/; the markdown (tables, the plot inline, its URI) for the run's artifact."""
+    curves = {g: cmc_curves(rankings, g) for g in PLOTTED}
+    png = cmc_png(curves)
+    return cmc_markdown(curves, write_report(root, "rank", run_id, "cmc.png", png), png)
 
 
 def evaluate_rank(root: DatasetRoot, params: EvalRankParams) -> pa.Table:
@@ -71,4 +82,5 @@ load_rank_data_task = task(load_rank_data, name="load-rank-data", cache_policy=N
 fit_ranker_task = task(fit_stage_ranker, name="fit-identity-ranker", cache_policy=NO_CACHE)
 rank_tables_task = task(rank_tables, name="rank-queries", cache_policy=NO_CACHE)
 evaluate_rank_task = task(evaluate_rank, name="evaluate-rank", cache_policy=NO_CACHE)
+cmc_report_task = task(cmc_report, name="cmc-report", cache_policy=NO_CACHE)
 drift_sweep_task = task(drift_sweep_table, name="drift-sweep", cache_policy=NO_CACHE)

@@ -27,6 +27,14 @@ import numpy as np
 #: Identity granularities, coarse to fine (columns of `images`).
 GRANULARITIES: tuple[str, ...] = ("category", "subclass", "instance")
 
+#: The paper's per-group protocol: the instance level with the gallery cut to the query's look-alike
+#: group (its subclass: a breed, a CUB genus, a car make), so only near-identical individuals compete.
+IN_GROUP = "instance_in_group"
+GROUP_LEVEL = "subclass"
+#: Every granularity the rank stage scores, and the label each one's relevance is judged on.
+SCORED: dict[str, str] = {"category": "category", "subclass": "subclass", "instance": "instance",
+                          IN_GROUP: "instance"}
+
 
 @dataclass(frozen=True)
 class QueryScores:

@@ -14,15 +14,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from persona_lens.tasks.rank.labelled import Labelled, Queries
-from persona_lens.tasks.rank.metrics import GRANULARITIES, QueryScores, score_similarity
+from persona_lens.tasks.rank.metrics import GRANULARITIES, GROUP_LEVEL, IN_GROUP, QueryScores, score_similarity
 
-#: Working memory of one block of queries: the float32 similarities, a float32 temporary, two masks
-#: (~12 bytes per query × gallery item) plus candidate keys, few at the instance level where few items
-#: reach a relevant score. Larger blocks read the gallery fewer times (the matmul is memory-bound when
-#: blocks are thin).
-BLOCK_BYTES = 1 << 30
-BYTES_PER_PAIR = 12
 from persona_lens.tasks.rank.ranker import IdentityRanker, RankError, fit_identity_ranker
+
+#: Working memory of one block of queries: the float32 similarities, float32 temporaries (one of them
+#: the similarities cut to the look-alike group), two masks (~16 bytes per query × gallery item) plus
+#: candidate keys, few at the instance level where few items reach a relevant score. Larger blocks read
+#: the gallery fewer times (the matmul is memory-bound when blocks are thin).
+BLOCK_BYTES = 1 << 30
+BYTES_PER_PAIR = 16
 
 
 @dataclass
@@ -34,11 +35,16 @@ class RankResult:
 
 
 def rank_vectors(query_vectors: np.ndarray, query_labels: dict[str, np.ndarray], gallery_vectors: np.ndarray,
-                 gallery_labels: dict[str, np.ndarray], ks: tuple[int, ...], block_bytes: int = BLOCK_BYTES
-                 ) -> dict[str, QueryScores]:
+                 gallery_labels: dict[str, np.ndarray], ks: tuple[int, ...], block_bytes: int = BLOCK_BYTES,
+                 within: dict[str, tuple[str, str]] | None = None) -> dict[str, QueryScores]:
     """Per granularity (a key of the label dicts), each query's exact scores (metrics.py) against the
     gallery by inner product, in blocks of queries so memory stays near `block_bytes` at any gallery
-    size; the gallery is scored whole per block (exact AP needs every item's rank)."""
+    size; the gallery is scored whole per block (exact AP needs every item's rank).
+
+    `within` adds scores with the gallery cut per query: name → (group label, relevance label), e.g.
+    {"instance_in_group": ("subclass", "instance")} ranks each query only among the gallery items of
+    its own group (the others score -inf, so no relevant item is ever counted below them)."""
+    within = within or {}
     g = len(gallery_vectors)
     step = max(1, min(len(query_vectors), block_bytes // max(BYTES_PER_PAIR * g, 1)))
     gallery_t = np.asarray(gallery_vectors, np.float32).T      # a view: BLAS reads it transposed, no copy
@@ -47,19 +53,25 @@ def rank_vectors(query_vectors: np.ndarray, query_labels: dict[str, np.ndarray],
         # Labels as integer codes shared by both sides: the relevance mask is one vectorised compare.
         _, inverse = np.unique(np.concatenate([labels, gallery_labels[name]]).astype(str), return_inverse=True)
         codes[name] = (inverse[: len(labels)], inverse[len(labels):])
-    parts: dict[str, list[QueryScores]] = {name: [] for name in query_labels}
+    parts: dict[str, list[QueryScores]] = {name: [] for name in [*query_labels, *within]}
     for lo in range(0, len(query_vectors), step):
         similarity = np.asarray(query_vectors[lo:lo + step], np.float32) @ gallery_t
-        for name, (q_codes, g_codes) in codes.items():
-            parts[name].append(score_similarity(similarity, q_codes[lo:lo + step, None] == g_codes[None, :], ks))
+        same = {name: q_codes[lo:lo + step, None] == g_codes[None, :] for name, (q_codes, g_codes) in codes.items()}
+        for name in query_labels:
+            parts[name].append(score_similarity(similarity, same[name], ks))
+        for name, (group, label) in within.items():
+            cut = np.where(same[group], similarity, np.float32(-np.inf))
+            parts[name].append(score_similarity(cut, same[label], ks))
     return {name: QueryScores.concatenate(p) for name, p in parts.items()}
 
 
 def rank_images(queries: Labelled, query_vectors: np.ndarray, gallery: Labelled, gallery_vectors: np.ndarray,
                 ranker: IdentityRanker, ks: tuple[int, ...]) -> dict[str, QueryScores]:
-    """Per granularity, each query's ranking of the gallery by cosine in the ranker's space."""
+    """Per granularity, each query's ranking of the gallery by cosine in the ranker's space; and the
+    instance level within the query's look-alike group (IN_GROUP)."""
     return rank_vectors(ranker.project(query_vectors), {g: queries.labels[g] for g in GRANULARITIES},
-                        ranker.project(gallery_vectors), {g: gallery.labels[g] for g in GRANULARITIES}, ks)
+                        ranker.project(gallery_vectors), {g: gallery.labels[g] for g in GRANULARITIES}, ks,
+                        within={IN_GROUP: (GROUP_LEVEL, "instance")})
 
 
 def subject_similarity(query_vectors: np.ndarray, subjects: np.ndarray, references: Labelled,

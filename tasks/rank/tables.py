@@ -10,7 +10,7 @@ from persona_lens.schemas import RANK_SCORES, RANK_SUMMARY, RANKINGS
 from persona_lens.tasks.markdown import markdown_table
 from persona_lens.tasks.rank.evaluate import QueryIdentity
 from persona_lens.tasks.rank.labelled import Labelled
-from persona_lens.tasks.rank.metrics import GRANULARITIES, QueryScores, summarize
+from persona_lens.tasks.rank.metrics import GRANULARITIES, SCORED, QueryScores, summarize
 from persona_lens.tasks.rank.params import RankParams
 from persona_lens.tasks.rank.ranking import RankResult
 
@@ -18,29 +18,59 @@ from persona_lens.tasks.rank.ranking import RankResult
 def rankings_table(result: RankResult, params: RankParams) -> pa.Table:
     q = result.queries
     rows = []
-    for g in GRANULARITIES:
-        s = result.scores[g]
+    for g, s in result.scores.items():
         for i in range(len(q)):
             rows.append({"query_image_id": q.image_ids[i], "model_id": q.model_ids[i],
-                         "encoder": params.ranked_encoder, "granularity": g, "target": q.labels[g][i],
+                         "encoder": params.ranked_encoder, "granularity": g, "target": q.labels[SCORED[g]][i],
                          "average_precision": float(s.average_precision[i]),
                          "first_hit_rank": int(s.first_hit_rank[i]) or None,
                          "num_relevant": int(s.num_relevant[i])})
     return RANKINGS.from_rows(rows)
 
 
-def summary_table(result: RankResult, params: RankParams) -> pa.Table:
-    """Per model: mAP, cmc@k, recall@k per granularity, and the mean semantic scores."""
+def real_map_by_subject(references: Labelled, reference_scores: dict[str, QueryScores]) -> dict[str, dict[str, float]]:
+    """granularity → subject → mAP of the subject's real reference pictures as queries against the
+    gallery (the real-image baseline: what a perfect personalization's pictures could reach)."""
+    out: dict[str, dict[str, float]] = {}
+    subjects = references.labels["instance"]
+    for g, scores in reference_scores.items():
+        out[g] = {}
+        for subject in sorted(set(subjects.tolist())):
+            mean = summarize(scores, subjects == subject).get("mAP")
+            if mean is not None:
+                out[g][subject] = mean
+    return out
+
+
+def summary_table(result: RankResult, params: RankParams,
+                  real_map: dict[str, dict[str, float]] | None = None) -> pa.Table:
+    """Per model: mAP, cmc@k, recall@k per granularity, and the mean semantic scores. With `real_map`
+    (real_map_by_subject), also the real-image baseline of the model's subjects (`real_mAP`) and the
+    identity-preservation ratio (`preservation` = the model's mAP / that baseline, > 1 possible)."""
     q, rows = result.queries, []
+    real_map = real_map or {}
     for model in sorted(set(q.model_ids)):
         mask = q.model_ids == model
         subjects = set(np.asarray(q.subjects)[mask].tolist())
         subject = subjects.pop() if len(subjects) == 1 else None
-        for g in GRANULARITIES:
-            for metric, value in summarize(result.scores[g], mask).items():
+        for g, scores in result.scores.items():
+            summary = summarize(scores, mask)
+            for metric, value in summary.items():
                 name, _, k = metric.partition("@")
                 rows.append({"model_id": model, "subject": subject, "encoder": params.ranked_encoder,
                              "granularity": g, "metric": name, "k": int(k) if k else None, "value": value})
+            # The baseline over the same queries the model's mAP averages (those with their subject in
+            # the gallery), so a model ranked for several subjects weighs each as often as its mAP does.
+            counted = mask & (scores.num_relevant > 0)
+            baseline = [real_map.get(g, {}).get(s) for s in q.subjects[counted]]
+            if summary and baseline and all(b is not None for b in baseline):
+                real = float(np.mean(baseline))
+                rows.append({"model_id": model, "subject": subject, "encoder": params.ranked_encoder,
+                             "granularity": g, "metric": "real_mAP", "k": None, "value": real})
+                if real > 0:
+                    rows.append({"model_id": model, "subject": subject, "encoder": params.ranked_encoder,
+                                 "granularity": g, "metric": "preservation", "k": None,
+                                 "value": summary["mAP"] / real})
         for name, values in result.semantic.items():
             if np.isfinite(values[mask]).any():
                 rows.append({"model_id": model, "subject": subject, "encoder": params.semantic[name],
@@ -50,8 +80,10 @@ def summary_table(result: RankResult, params: RankParams) -> pa.Table:
 
 
 def summary_markdown(summary: pa.Table) -> str:
-    """One line per model: mAP per granularity, instance cmc@1, and the semantic scores."""
-    columns = [("instance", "mAP", None), ("subclass", "mAP", None), ("category", "mAP", None),
+    """One line per model: mAP per granularity (the instance level also within the look-alike group, and
+    as a share of the real-image baseline), instance cmc@1, and the semantic scores."""
+    columns = [("instance", "mAP", None), ("instance", "preservation", None), ("instance_in_group", "mAP", None),
+               ("subclass", "mAP", None), ("category", "mAP", None),
                ("instance", "cmc", 1), ("semantic", "clip_i", None), ("semantic", "dino", None)]
     value = {(r["model_id"], r["granularity"], r["metric"], r["k"]): r["value"] for r in summary.to_pylist()}
     header = ["model"] + [f"{g} {m}@{k}" if k else (m if g == "semantic" else f"{g} {m}") for g, m, k in columns]

@@ -26,20 +26,25 @@ def test_the_default_run_embeds_every_world_image_and_scores_the_aligner_and_the
         assert cat.scalar("SELECT count(*) FROM text_embeddings WHERE encoder = 'persona-lens-lit'") > 0
         scores = {(r["split"], r["metric"]): (r["score"], r["chance"])
                   for r in cat.query(load("eval_summary")).to_pylist() if r["stage"] == "aligner"}
-        # Every personalized image of a gallery individual and its base twin ranked at three granularities,
+        # Every personalized image of a gallery individual and its base twin ranked at three granularities
+        # and within its look-alike group,
         # every such model summarised (the generated faces have no gallery of their own to rank against).
         in_gallery = "subject IN (SELECT instance FROM images WHERE role = 'gallery')"
         queries = cat.scalar(f"SELECT count(*) FROM generations WHERE method <> 'base' AND {in_gallery}")
-        assert cat.scalar("SELECT count(*) FROM rankings") == 3 * 2 * queries
+        assert cat.scalar("SELECT count(*) FROM rankings") == 4 * 2 * queries
         models = cat.scalar(f"""
             SELECT count(DISTINCT model_id) FROM generations
             WHERE (method <> 'base' AND {in_gallery}) OR image_id IN (
                 SELECT base_image_id FROM generations WHERE method <> 'base' AND {in_gallery})""")
-        assert cat.scalar("SELECT count(*) FROM rank_summary WHERE metric = 'mAP'") == 3 * models
+        assert cat.scalar("SELECT count(*) FROM rank_summary WHERE metric = 'mAP'") == 4 * models
         assert cat.query(load("rank_by_model")).num_rows == models
         personalized_ranked = cat.scalar(f"SELECT count(DISTINCT model_id) FROM generations "
                                          f"WHERE method <> 'base' AND {in_gallery}")
         assert cat.query(load("identity_by_subject")).num_rows == personalized_ranked
+        by_group = cat.query(load("rank_by_group")).to_pylist()
+        assert len(by_group) == personalized_ranked
+        # Cutting the gallery to the look-alike group only removes competitors.
+        assert all(r["in_group_map"] >= r["instance_map"] - 1e-3 for r in by_group)
         # The DCGAN personalized on two real faces by LoRA and by full fine-tuning, plus known-truth snapshots.
         adapters = cat.query("SELECT method, count(DISTINCT subject) AS subjects, count(*) AS n FROM adapters "
                              "WHERE model_id NOT LIKE '%-s0%' GROUP BY 1 ORDER BY 1").to_pylist()

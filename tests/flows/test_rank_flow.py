@@ -68,6 +68,8 @@ def test_embedding_and_ranking_with_the_same_relative_encoder_folder_meet_in_the
         encoders = cat.query("SELECT DISTINCT encoder FROM rank_summary ORDER BY 1").column("encoder").to_pylist()
     absolute = str((tmp_path / "dino").resolve())
     assert encoders == [absolute, f"{absolute}+lda"]
+    # Each rank run leaves its CMC plot under the root (and in its artifact).
+    assert root.fs.exists(root.path("reports", "rank", result["run_id"], "cmc.png"))
     # The augmented fit reads the gallery's pixels from the shards and encodes the copies with the same folder.
     again = rank_flow(RankParams.parse(encoder="./dino", clip_encoder=None, dino_encoder=None, augment=1),
                       root=root.url)

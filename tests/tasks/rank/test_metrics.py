@@ -239,3 +239,33 @@ def test_ranking_in_query_blocks_gives_the_same_scores_as_one_block():
         rel = q_labels[name][:, None] == g_labels[name][None, :]
         expected = [average_precision_score(rel[i], sim[i]) if rel[i].any() else 0.0 for i in range(37)]
         np.testing.assert_allclose(whole[name].average_precision, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_ranking_within_the_query_group_equals_ranking_a_gallery_cut_to_that_group():
+    # The paper's per-group protocol: each query competes only with its look-alike group's images.
+    from persona_lens.tasks.rank.ranking import rank_vectors
+
+    rng = np.random.default_rng(5)
+    g_instance = rng.integers(0, 12, 150)
+    q_instance = rng.integers(0, 12, 23)
+    labels = lambda inst: {"instance": inst.astype(str), "subclass": (inst // 4).astype(str)}  # noqa: E731
+    gallery = rng.normal(size=(150, 8)).astype(np.float32)
+    gallery[::7] = gallery[1::7][: len(gallery[::7])]          # tied scores across groups
+    queries = rng.normal(size=(23, 8)).astype(np.float32)
+    within = {"instance_in_group": ("subclass", "instance")}
+    scores = rank_vectors(queries, labels(q_instance), gallery, labels(g_instance), (1, 3), within=within)
+    blocks = rank_vectors(queries, labels(q_instance), gallery, labels(g_instance), (1, 3), block_bytes=1,
+                          within=within)
+    sim = queries @ gallery.T
+    for i in range(23):
+        group = np.flatnonzero(g_instance // 4 == q_instance[i] // 4)
+        rel = g_instance[group] == q_instance[i]
+        expected = average_precision_score(rel, sim[i, group]) if rel.any() else 0.0
+        assert scores["instance_in_group"].average_precision[i] == pytest.approx(expected, rel=1e-5, abs=1e-6)
+        # A relevant item tied with irrelevant ones counts after them (as score_queries does).
+        first = 1 + int((sim[i, group][~rel] >= sim[i, group][rel].max()).sum()) if rel.any() else 0
+        assert scores["instance_in_group"].first_hit_rank[i] == first
+    np.testing.assert_array_equal(scores["instance_in_group"].average_precision,
+                                  blocks["instance_in_group"].average_precision)
+    # The cut only removes competitors: AP within the group is never below AP over the whole gallery.
+    assert (scores["instance_in_group"].average_precision >= scores["instance"].average_precision - 1e-6).all()

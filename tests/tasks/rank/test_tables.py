@@ -7,11 +7,11 @@ import pytest
 from persona_lens.schemas import RANK_SCORES, RANK_SUMMARY, RANKINGS, validate
 from persona_lens.tasks.rank.evaluate import pair_rows
 from persona_lens.tasks.rank.labelled import Labelled, Queries
-from persona_lens.tasks.rank.metrics import GRANULARITIES, summarize
+from persona_lens.tasks.rank.metrics import GRANULARITIES, IN_GROUP, SCORED, QueryScores, summarize
 from persona_lens.tasks.rank.params import RankParams
 from persona_lens.tasks.rank.ranker import IdentityRanker, RankError
 from persona_lens.tasks.rank.ranking import RankResult, check_inputs, rank_images, subject_similarity
-from persona_lens.tasks.rank.tables import (identity_from_table, rank_scores_table, rankings_table,
+from persona_lens.tasks.rank.tables import (identity_from_table, rank_scores_table, rankings_table, real_map_by_subject,
                                             reference_from_table, summary_markdown, summary_table)
 
 TAXONOMY = {"tom": ("cat", "tabby"), "felix": ("cat", "tabby"), "rex": ("dog", "labrador"),
@@ -66,9 +66,10 @@ def result():
 
 
 def test_rank_images_scores_every_granularity_against_its_own_labels(result):
-    assert set(result.scores) == set(GRANULARITIES)
+    assert set(result.scores) == set(SCORED)
     # p1 (tom): 3 tom images, 6 tabby cats, 6 cats; p4 (ghost): no ghost, no siamese, but 6 cats.
     np.testing.assert_array_equal(result.scores["instance"].num_relevant, [3, 3, 3, 0, 3, 3, 3])
+    np.testing.assert_array_equal(result.scores[IN_GROUP].num_relevant, [3, 3, 3, 0, 3, 3, 3])
     np.testing.assert_array_equal(result.scores["subclass"].num_relevant, [6, 6, 3, 0, 6, 6, 3])
     np.testing.assert_array_equal(result.scores["category"].num_relevant, [6, 6, 3, 6, 6, 6, 3])
 
@@ -83,10 +84,10 @@ def test_rank_images_finds_the_subject_first_when_it_is_nearest(result):
 def test_rankings_table_has_one_valid_row_per_query_and_granularity(result):
     table = rankings_table(result, PARAMS)
     validate(table, RANKINGS)
-    assert table.num_rows == len(GRANULARITIES) * len(QUERIES)
+    assert table.num_rows == len(SCORED) * len(QUERIES)
     rows = table.to_pylist()
     assert {r["encoder"] for r in rows} == {RANKED}
-    for g in GRANULARITIES:
+    for g in SCORED:
         assert [r["query_image_id"] for r in rows if r["granularity"] == g] == list(QUERIES.image_ids)
     ghost = next(r for r in rows if r["query_image_id"] == "p4" and r["granularity"] == "instance")
     assert ghost == {"query_image_id": "p4", "model_id": "m2", "encoder": RANKED, "granularity": "instance",
@@ -101,7 +102,7 @@ def test_summary_table_has_metric_rows_per_model_and_granularity_and_semantic_ro
     per_granularity = 1 + 2 * len(PARAMS.ks)                  # mAP, cmc@k, recall@k
     semantic_rows = {"base": 2, "m1": 2, "m2": 1}             # m2's dino scores are all NaN
     rows = table.to_pylist()
-    assert table.num_rows == sum(len(GRANULARITIES) * per_granularity + n for n in semantic_rows.values())
+    assert table.num_rows == sum(len(SCORED) * per_granularity + n for n in semantic_rows.values())
     for model, n in semantic_rows.items():
         assert sum(r["model_id"] == model and r["granularity"] == "semantic" for r in rows) == n
     metrics = {(r["metric"], r["k"]) for r in rows if r["granularity"] == "instance"}
@@ -126,7 +127,8 @@ def test_summary_values_are_the_per_model_means(result):
 def test_summary_markdown_has_a_line_per_model(result):
     text = summary_markdown(summary_table(result, PARAMS))
     lines = text.splitlines()
-    assert lines[0].startswith("| model | instance mAP | subclass mAP | category mAP | instance cmc@1 | clip_i | dino |")
+    assert lines[0].startswith("| model | instance mAP | instance preservation | instance_in_group mAP | "
+                               "subclass mAP | category mAP | instance cmc@1 | clip_i | dino |")
     assert [line.split(" | ")[0] for line in lines[2:]] == ["| base", "| m1", "| m2"]
     assert lines[-1].endswith("|  |")                         # m2 has no dino score
 
@@ -194,3 +196,23 @@ def test_pairs_read_back_from_rank_scores_match_the_in_memory_ranking(result):
     rows = {(r["method"], r["split"]): r["value"] for r in pair_rows(identity, truth)}
     p, b = result.scores["instance"].average_precision[[0, 1]], result.scores["instance"].average_precision[[4, 5]]
     assert rows[("fpr", "control")] == pytest.approx(np.mean((p > b) + 0.5 * (p == b)))
+
+
+def test_preservation_is_the_models_map_over_the_real_image_baseline_of_its_subjects(result):
+    # Real pictures of tom retrieve tom with AP 1.0 and 0.5; of rex with 0.8: the real-image baselines.
+    references = labelled(["tom", "tom", "rex"], prefix="r")
+    scores = QueryScores(np.array([1.0, 0.5, 0.8], np.float32), np.array([1, 2, 1], np.int32),
+                         np.array([3, 3, 3], np.int32), {})
+    real = real_map_by_subject(references, {"instance": scores})
+    assert real == {"instance": {"rex": pytest.approx(0.8), "tom": pytest.approx(0.75)}}
+    rows = {(r["model_id"], r["granularity"], r["metric"]): r["value"]
+            for r in summary_table(result, PARAMS, real).to_pylist()}
+    m1 = rows[("m1", "instance", "mAP")]
+    assert rows[("m1", "instance", "real_mAP")] == pytest.approx(0.75)
+    assert rows[("m1", "instance", "preservation")] == pytest.approx(m1 / 0.75)
+    # The base model's queries are tom, tom, rex: its baseline weighs the subjects as its mAP does.
+    assert rows[("base", "instance", "real_mAP")] == pytest.approx((0.75 + 0.75 + 0.8) / 3)
+    # m2's queries: rex and ghost (not in the gallery, left out of its mAP and of its baseline).
+    assert rows[("m2", "instance", "real_mAP")] == pytest.approx(0.8)
+    # No baseline at a granularity the references were not scored at.
+    assert ("m1", "subclass", "preservation") not in rows
