@@ -35,6 +35,9 @@ def rank_flow(params: RankParams = RankParams(), root: str | None = None, run_id
         run.count(queries=len(data.queries), gallery=len(data.gallery))
         create_markdown_artifact(key="rank-summary", description="Finer-Personalization Rank per model",
                                  markdown=summary_markdown(tables["rank_summary"]))
+        if EVAL_TABLE in tables:
+            create_markdown_artifact(key="rank-ablation", description="FPR against drawn galleries",
+                                     markdown=tables_markdown({EVAL_TABLE: tables[EVAL_TABLE]}))
         create_markdown_artifact(key="rank-cmc", description="CMC curves per model (whole gallery, within group)",
                                  markdown=cmc_report_task(run.root, run.run_id, tables["rankings"]))
         return run.result()

@@ -15,6 +15,7 @@ from prefect.cache_policies import NO_CACHE
 
 from persona_lens.schemas import get_schema
 from persona_lens.storage import DatasetRoot, write_report
+from persona_lens.tasks.rank.ablation import gallery_ablation_rows
 from persona_lens.tasks.rank.evaluate import STAGE, pair_rows, reference_rows, spearman_rows
 from persona_lens.tasks.rank.inputs import has_rank_queries, load_identity_truth, load_rank_data, load_rank_scores
 from persona_lens.tasks.rank.params import DriftSweepParams, EvalRankParams, RankParams
@@ -37,12 +38,17 @@ def fit_stage_ranker(data: RankData, params: RankParams) -> IdentityRanker:
 
 
 def rank_tables(data: RankData, ranker: IdentityRanker, params: RankParams) -> dict[str, pa.Table]:
-    """Rank every query and the references; the stage's three tables by name."""
+    """Rank every query and the references; the stage's three tables by name (and eval_rank's gallery
+    ablation rows when the parameters ask for it)."""
     result = rank(data, ranker, params.ks)
     references = rank_references(data, ranker)
     real_map = real_map_by_subject(data.references, references.get("fpr", references.get("raw", {})))
-    return {"rankings": rankings_table(result, params), "rank_summary": summary_table(result, params, real_map),
-            "rank_scores": rank_scores_table(result, data.references, references, params)}
+    tables = {"rankings": rankings_table(result, params), "rank_summary": summary_table(result, params, real_map),
+              "rank_scores": rank_scores_table(result, data.references, references, params)}
+    if params.ablation:
+        tables[EVAL_TABLE] = get_schema(EVAL_TABLE).from_rows(
+            gallery_ablation_rows(data, ranker, params.ablation, params.ablation_repeats))
+    return tables
 
 
 def cmc_report(root: DatasetRoot, run_id: str, rankings: pa.Table) -> str:

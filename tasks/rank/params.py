@@ -21,6 +21,11 @@ class RankParams(StageParams):
     augment: int = Field(0, ge=0, le=8, description="Image-operation copies of each gallery picture added to the "
                                                     "LDA fit, encoded with `encoder` (0: the gallery alone).")
     ks: tuple[int, ...] = Field((1, 5, 10), min_length=1, description="Cut-offs of recall@k and cmc@k.")
+    ablation: tuple[tuple[int, int | None], ...] = Field(
+        (), description="Gallery ablation settings [identities, pictures per identity or null for all] "
+                        "(JSON, e.g. [[10, 5], [40, null]]): random galleries of that make-up, rows in eval_rank "
+                        "(split gallery_ablation); empty: none.")
+    ablation_repeats: int = Field(5, ge=1, description="Random galleries drawn per ablation setting.")
     clip_encoder: str | None = Field("persona-lens-lit", description="Encoder of the CLIP-I score (None: skip).")
     dino_encoder: str | None = Field("efficientnet-lite0", description="Encoder of the DINO-style score (None: skip).")
 
@@ -33,6 +38,13 @@ class RankParams(StageParams):
         if min(ks) < 1:
             raise ValueError("every k must be a positive integer")
         return tuple(sorted(set(ks)))
+
+    @field_validator("ablation")
+    @classmethod
+    def _ablation(cls, settings: tuple[tuple[int, int | None], ...]) -> tuple[tuple[int, int | None], ...]:
+        if any(n < 1 or (m is not None and m < 1) for n, m in settings):
+            raise ValueError("every ablation setting needs identities >= 1 and pictures per identity >= 1 (or null)")
+        return settings
 
     @property
     def semantic(self) -> dict[str, str]:

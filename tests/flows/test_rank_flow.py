@@ -71,14 +71,17 @@ def test_embedding_and_ranking_with_the_same_relative_encoder_folder_meet_in_the
     # Each rank run leaves its CMC plot under the root (and in its artifact).
     assert root.fs.exists(root.path("reports", "rank", result["run_id"], "cmc.png"))
     # The augmented fit reads the gallery's pixels from the shards and encodes the copies with the same folder.
-    again = rank_flow(RankParams.parse(encoder="./dino", clip_encoder=None, dino_encoder=None, augment=1),
-                      root=root.url)
+    again = rank_flow(RankParams.parse(encoder="./dino", clip_encoder=None, dino_encoder=None, augment=1,
+                                       ablation=[[2, 1]], ablation_repeats=2), root=root.url)
     assert again["rankings"] == result["rankings"]
     with Catalog(root) as cat:
         # The re-run is a new version of every ranking: the view shows each once, the history keeps both.
         assert cat.scalar("SELECT count(*) FROM rankings") == result["rankings"]
         assert cat.query("SELECT DISTINCT run_id FROM rankings").column("run_id").to_pylist() == [again["run_id"]]
         assert cat.scalar("SELECT count(*) FROM history.rankings") == 2 * result["rankings"]
+        # The gallery ablation (galleries of 2 individuals, 1 picture each) lands in eval_rank.
+        assert cat.scalar("SELECT value FROM eval_rank WHERE split = 'gallery_ablation' AND metric = 'gallery_size' "
+                          "AND detail = 'identities=2 per_identity=1 granularity=instance'") == 2
 
 
 @pytest.mark.slow
