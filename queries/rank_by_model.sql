@@ -12,6 +12,8 @@ SELECT s.model_id,
        round(max(value) FILTER (WHERE granularity = 'instance' AND metric = 'cmc' AND k = 1), 3) AS inst_top1,
        round(max(value) FILTER (WHERE metric = 'clip_i'), 3) AS clip_i,
        round(max(value) FILTER (WHERE metric = 'dino'), 3) AS dino,
+       round(max(value) FILTER (WHERE metric = 'clip_i_map'), 3) AS clip_i_map,
+       round(max(value) FILTER (WHERE metric = 'dino_map'), 3) AS dino_map,
        round(any_value(t.identity_drift)::DOUBLE, 2) AS id_drift, any_value(t.shifted_aspects) AS shifts
 FROM s LEFT JOIN truth t ON t.model_id = s.model_id
 GROUP BY s.model_id

@@ -199,7 +199,8 @@ RANK_SUMMARY = TableSchema(
         Column("granularity", pa.string(), "category, subclass, instance, instance_in_group, or 'semantic'."),
         Column("metric", pa.string(), "mAP, recall@k, cmc@k; real_mAP (the model's subjects' real reference "
                                       "pictures as queries: the real-image baseline) and preservation (mAP / "
-                                      "real_mAP); clip_i, dino."),
+                                      "real_mAP); clip_i, dino (mean cosine to the subject's references) and clip_i_map, "
+                                      "dino_map (instance mAP retrieving in that encoder's own space)."),
         Column("k", pa.int32(), "k for @k metrics.", True),
         Column("value", pa.float64(), "Value."),
     ),

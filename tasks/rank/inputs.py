@@ -63,6 +63,17 @@ def load_queries(catalog: Catalog) -> Queries:
     return Queries.from_table(catalog.query(_QUERIES_SQL))
 
 
+_COUNT_VECTORS_SQL = """
+SELECT count(DISTINCT image_id) FROM embeddings
+WHERE encoder = ? AND image_id IN (SELECT unnest(?::VARCHAR[]))
+"""
+
+
+def has_vectors(catalog: Catalog, encoder: str, image_ids: np.ndarray) -> bool:
+    """Whether every one of `image_ids` has a vector of `encoder` (a semantic score's gallery may not)."""
+    return catalog.scalar(_COUNT_VECTORS_SQL, [encoder, [str(i) for i in image_ids]]) == len(set(image_ids))
+
+
 def load_vectors(catalog: Catalog, encoder: str, image_ids: np.ndarray) -> np.ndarray:
     """(n, d) float32 vectors of `encoder` for `image_ids`, in that order.
 
@@ -93,13 +104,16 @@ def load_rank_data(root: DatasetRoot, params: RankParams) -> RankData:
         # CLIP-I and DINO compare with the pictures the model was personalized on; a dataset without
         # reference images falls back to the subject's gallery pictures.
         compare = references if len(references) else gallery
-        semantic = {}
+        semantic, spaces = {}, {}
         for name, encoder in params.semantic.items():
-            semantic[name] = subject_similarity(load_vectors(catalog, encoder, queries.image_ids), queries.subjects,
-                                                compare, load_vectors(catalog, encoder, compare.image_ids))
+            query_vectors = load_vectors(catalog, encoder, queries.image_ids)
+            semantic[name] = subject_similarity(query_vectors, queries.subjects, compare,
+                                                load_vectors(catalog, encoder, compare.image_ids))
+            if has_vectors(catalog, encoder, gallery.image_ids):
+                spaces[name] = (query_vectors, load_vectors(catalog, encoder, gallery.image_ids))
         data = RankData(gallery, load_vectors(catalog, params.encoder, gallery.image_ids), queries,
                         load_vectors(catalog, params.encoder, queries.image_ids), references,
-                        load_vectors(catalog, params.encoder, references.image_ids), semantic)
+                        load_vectors(catalog, params.encoder, references.image_ids), semantic, spaces)
         if params.augment and params.ranker == "lda":
             data.fit_vectors, data.fit_labels = augmented_gallery(root, catalog, gallery, params)
         return data

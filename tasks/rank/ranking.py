@@ -9,7 +9,7 @@ the subject itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,6 +32,9 @@ class RankResult:
     scores: dict[str, QueryScores]          # granularity → per-query scores
     semantic: dict[str, np.ndarray]         # score name → (q,) mean cosine to the subject's references
     gallery_size: int
+    # score name → per-query instance scores of retrieval in that score's own encoder space (the
+    # paper's "mAP under CLIP and DINO"), where the gallery has that encoder's vectors.
+    semantic_ranked: dict[str, QueryScores] = field(default_factory=dict)
 
 
 def rank_vectors(query_vectors: np.ndarray, query_labels: dict[str, np.ndarray], gallery_vectors: np.ndarray,
@@ -113,6 +116,8 @@ class RankData:
     references: Labelled
     reference_vectors: np.ndarray
     semantic: dict[str, np.ndarray]      # score name → (q,) mean cosine to the subject's references
+    # score name → (query vectors, gallery vectors) of that score's encoder, to rank in its own space.
+    semantic_spaces: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     # Extra pictures of the gallery's individuals for the ranker's fit only (image-operation copies:
     # tasks/rank/augment.py); never ranked against.
     fit_vectors: np.ndarray | None = None
@@ -130,7 +135,10 @@ def fit_ranker(data: RankData, method: str, shrinkage: float) -> IdentityRanker:
 def rank(data: RankData, ranker: IdentityRanker, ks: tuple[int, ...]) -> RankResult:
     """Every query (personalized images and their base twins) ranked against the gallery."""
     scores = rank_images(data.queries, data.query_vectors, data.gallery, data.gallery_vectors, ranker, ks)
-    return RankResult(data.queries, scores, data.semantic, len(data.gallery))
+    instance = {"instance": data.queries.labels["instance"]}
+    semantic_ranked = {name: rank_vectors(q, instance, g, {"instance": data.gallery.labels["instance"]}, ks)["instance"]
+                       for name, (q, g) in data.semantic_spaces.items()}
+    return RankResult(data.queries, scores, data.semantic, len(data.gallery), semantic_ranked)
 
 
 def rank_references(data: RankData, ranker: IdentityRanker) -> dict[str, dict[str, QueryScores]]:

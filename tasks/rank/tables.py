@@ -76,6 +76,10 @@ def summary_table(result: RankResult, params: RankParams,
                 rows.append({"model_id": model, "subject": subject, "encoder": params.semantic[name],
                              "granularity": "semantic", "metric": name, "k": None,
                              "value": float(np.nanmean(values[mask]))})
+            ranked = summarize(result.semantic_ranked[name], mask) if name in result.semantic_ranked else {}
+            if "mAP" in ranked:         # instance mAP in the score's own space (`clip_i_map`, `dino_map`)
+                rows.append({"model_id": model, "subject": subject, "encoder": params.semantic[name],
+                             "granularity": "semantic", "metric": f"{name}_map", "k": None, "value": ranked["mAP"]})
     return RANK_SUMMARY.from_rows(rows)
 
 
@@ -84,7 +88,8 @@ def summary_markdown(summary: pa.Table) -> str:
     as a share of the real-image baseline), instance cmc@1, and the semantic scores."""
     columns = [("instance", "mAP", None), ("instance", "preservation", None), ("instance_in_group", "mAP", None),
                ("subclass", "mAP", None), ("category", "mAP", None),
-               ("instance", "cmc", 1), ("semantic", "clip_i", None), ("semantic", "dino", None)]
+               ("instance", "cmc", 1), ("semantic", "clip_i", None), ("semantic", "clip_i_map", None),
+               ("semantic", "dino", None), ("semantic", "dino_map", None)]
     value = {(r["model_id"], r["granularity"], r["metric"], r["k"]): r["value"] for r in summary.to_pylist()}
     header = ["model"] + [f"{g} {m}@{k}" if k else (m if g == "semantic" else f"{g} {m}") for g, m, k in columns]
     rows = [[model] + [value.get((model, g, m, k)) for g, m, k in columns]

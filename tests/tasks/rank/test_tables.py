@@ -62,7 +62,10 @@ def result():
     scores = rank_images(QUERIES, query_vectors, GALLERY, gallery_vectors, IdentityRanker(None), PARAMS.ks)
     clip_i = np.linspace(0.2, 0.8, len(QUERIES)).astype(np.float32)
     dino = np.where(QUERIES.model_ids == "m2", np.nan, 0.5).astype(np.float32)   # m2 has no dino score
-    return RankResult(QUERIES, scores, {"clip_i": clip_i, "dino": dino}, len(GALLERY))
+    # CLIP-I's own space ranks too (its instance mAP beside its mean cosine); DINO's gallery has no vectors.
+    clip_ranked = rank_images(QUERIES, query_vectors[:, ::-1].copy(), GALLERY, gallery_vectors[:, ::-1].copy(),
+                              IdentityRanker(None), PARAMS.ks)["instance"]
+    return RankResult(QUERIES, scores, {"clip_i": clip_i, "dino": dino}, len(GALLERY), {"clip_i": clip_ranked})
 
 
 def test_rank_images_scores_every_granularity_against_its_own_labels(result):
@@ -100,7 +103,7 @@ def test_summary_table_has_metric_rows_per_model_and_granularity_and_semantic_ro
     table = summary_table(result, PARAMS)
     validate(table, RANK_SUMMARY)
     per_granularity = 1 + 2 * len(PARAMS.ks)                  # mAP, cmc@k, recall@k
-    semantic_rows = {"base": 2, "m1": 2, "m2": 1}             # m2's dino scores are all NaN
+    semantic_rows = {"base": 3, "m1": 3, "m2": 2}             # clip_i, clip_i_map, dino (m2's are all NaN)
     rows = table.to_pylist()
     assert table.num_rows == sum(len(SCORED) * per_granularity + n for n in semantic_rows.values())
     for model, n in semantic_rows.items():
@@ -128,7 +131,7 @@ def test_summary_markdown_has_a_line_per_model(result):
     text = summary_markdown(summary_table(result, PARAMS))
     lines = text.splitlines()
     assert lines[0].startswith("| model | instance mAP | instance preservation | instance_in_group mAP | "
-                               "subclass mAP | category mAP | instance cmc@1 | clip_i | dino |")
+                               "subclass mAP | category mAP | instance cmc@1 | clip_i | clip_i_map | dino | dino_map |")
     assert [line.split(" | ")[0] for line in lines[2:]] == ["| base", "| m1", "| m2"]
     assert lines[-1].endswith("|  |")                         # m2 has no dino score
 
@@ -216,3 +219,12 @@ def test_preservation_is_the_models_map_over_the_real_image_baseline_of_its_subj
     assert rows[("m2", "instance", "real_mAP")] == pytest.approx(0.8)
     # No baseline at a granularity the references were not scored at.
     assert ("m1", "subclass", "preservation") not in rows
+
+
+def test_each_semantic_encoder_is_also_scored_by_retrieval_in_its_own_space(result):
+    rows = {(r["model_id"], r["metric"]): r for r in summary_table(result, PARAMS).to_pylist()
+            if r["granularity"] == "semantic"}
+    m1 = rows[("m1", "clip_i_map")]
+    assert m1["encoder"] == PARAMS.clip_encoder
+    assert m1["value"] == pytest.approx(summarize(result.semantic_ranked["clip_i"], QUERIES.model_ids == "m1")["mAP"])
+    assert ("m1", "dino_map") not in rows          # no gallery vectors of that encoder: no retrieval score
