@@ -105,3 +105,44 @@ def test_full_shrinkage_is_allowed():
 
 def test_rank_error_is_a_value_error():
     assert issubclass(RankError, ValueError)
+
+
+@pytest.mark.parametrize("shrinkage", [0.05, 0.3, 1.0])
+def test_the_one_pass_fit_gives_scikit_learns_shrinkage_lda_projection(shrinkage):
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    from persona_lens.tasks.rank.ranker import shrinkage_lda_scalings
+
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(9), rng.integers(1, 7, 9))          # uneven classes, one of size 1 possible
+    x = (rng.normal(size=(9, 24))[labels] + 0.5 * rng.normal(size=(len(labels), 24))).astype(np.float32)
+    ours = x.astype(np.float64) @ shrinkage_lda_scalings(x, labels.astype(str), shrinkage)
+    theirs = LinearDiscriminantAnalysis(solver="eigen", shrinkage=shrinkage).fit(x, labels).transform(x)
+    assert ours.shape == theirs.shape == (len(labels), 8)
+    # Eigenvectors are defined up to sign: compare what ranking uses, the inner products (and each column up to sign).
+    np.testing.assert_allclose(ours @ ours.T, theirs @ theirs.T, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(np.abs(ours), np.abs(theirs), rtol=1e-4, atol=1e-6)
+
+
+def test_the_one_pass_fit_does_not_depend_on_the_chunk_size(monkeypatch):
+    from persona_lens.tasks.rank import ranker
+
+    rng = np.random.default_rng(4)
+    labels = np.repeat(np.arange(20), 5).astype(str)
+    x = rng.normal(size=(100, 16)).astype(np.float32)
+    whole = ranker.shrinkage_lda_scalings(x, labels, 0.3)
+    monkeypatch.setattr(ranker, "FIT_CHUNK", 7)
+    np.testing.assert_allclose(np.abs(ranker.shrinkage_lda_scalings(x, labels, 0.3)), np.abs(whole), rtol=1e-8)
+
+
+def test_the_top_directions_are_the_same_whether_solved_for_alone_or_among_all(monkeypatch):
+    from persona_lens.tasks.rank import ranker
+
+    rng = np.random.default_rng(5)
+    labels = np.repeat(np.arange(4), 6).astype(str)                  # 3 directions of 40: the subset solve
+    x = (rng.normal(size=(4, 40))[np.repeat(np.arange(4), 6)] + rng.normal(size=(24, 40))).astype(np.float32)
+    subset = ranker.shrinkage_lda_scalings(x, labels, 0.3)
+    monkeypatch.setattr(ranker, "SUBSET_SHARE", 10**9)                # now the full solve
+    full = ranker.shrinkage_lda_scalings(x, labels, 0.3)
+    assert subset.shape == full.shape == (40, 3)
+    np.testing.assert_allclose(np.abs(subset), np.abs(full), rtol=1e-6, atol=1e-9)
