@@ -51,14 +51,14 @@ class TrainCaptionerParams(DeperDataParams):
     """Train the frozen captioner's mapping network (and its small language model) once."""
 
     out: str = Field(str(CAPTIONER), description="Folder the trained captioner is written to.")
-    steps: int = Field(900, ge=1, description="Optimizer steps.")
+    steps: int = Field(1200, ge=1, description="Optimizer steps (the shipped captioner: 1200).")
     batch: int = Field(32, ge=1, description="Captions per step.")
     lr: float = Field(2e-3, gt=0, description="Peak learning rate (cosine schedule).")
     seed: int = Field(0, description="Seed of initialisation and batches.")
-    inventory_rate: float = Field(0.0, ge=0.0, lt=1.0, description="Share of each batch spent on the "
+    inventory_rate: float = Field(0.5, ge=0.0, lt=1.0, description="Share of each batch spent on the "
                                   "grounding task: name every object of an image (from a world folder's "
                                   "world_objects; JSON-lines examples have none, so 0 there); 0: viewers' "
-                                  "captions only.")
+                                  "captions only. The shipped captioner: 0.5.")
 
     _abs_out = field_validator("out")(_absolute)
 
