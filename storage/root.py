@@ -36,7 +36,8 @@ class DatasetRoot:
     """Where every table and shard of a dataset lives.
 
     Layout: `tables/<table>/run_id=<id>/part-<key>.parquet`, `shards/<role>/<run_id>/shard-[<prefix>-]<n>.tar`,
-    `manifests/<stage>/<key>.json` (markers of finished batches, written last).
+    `manifests/<stage>/<key>.json` (markers of finished batches, written last), `reports/<stage>/<run_id>/<name>`
+    (plots: storage/reports.py).
     """
 
     url: str
