@@ -42,9 +42,11 @@ WHERE p.base_image_id IS NOT NULL AND EXISTS (SELECT 1 FROM images x WHERE x.ima
 ORDER BY kind DESC, model_id, query_image_id
 """
 
+# Sorted coarse to fine, so every label of the gallery is one run of rows and ranking needs no
+# (query x gallery) relevance masks (ranking.label_runs); ties are still counted as scikit-learn does.
 _ROLE_SQL = """
 SELECT image_id, category, subclass, instance FROM images
-WHERE role = ? AND instance IS NOT NULL ORDER BY instance, image_id
+WHERE role = ? AND instance IS NOT NULL ORDER BY category, subclass, instance, image_id
 """
 
 _VECTORS_SQL = """

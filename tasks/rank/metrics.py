@@ -73,15 +73,39 @@ def order_keys(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 def score_similarity(similarity: np.ndarray, relevant: np.ndarray, ks: tuple[int, ...] = (1, 5, 10)) -> QueryScores:
     """`score_queries` without the input checks: `similarity` (q, g) float32, `relevant` (q, g) bool."""
-    q = len(similarity)
     relevant = np.asarray(relevant, dtype=bool)
     num_relevant = relevant.sum(axis=1).astype(np.int64)
     # Only items scoring at least a query's lowest relevant score can be counted above a relevant item:
     # the rest (most of the gallery, at the instance level) never reach a key or a search.
     lowest = np.where(relevant, similarity, np.float32(np.inf)).min(axis=1)
     rows, cols = np.nonzero(similarity >= lowest[:, None])
-    keys = order_keys(similarity[rows, cols], rows)
-    is_relevant = relevant[rows, cols]
+    return _score_candidates(similarity[rows, cols], rows, relevant[rows, cols], num_relevant, len(similarity), ks)
+
+
+def score_ranges(similarity: np.ndarray, start: np.ndarray, end: np.ndarray, ks: tuple[int, ...] = (1, 5, 10),
+                 keep: tuple[np.ndarray, np.ndarray] | None = None) -> QueryScores:
+    """`score_similarity` where each query's relevant items are one run of columns, [start[i], end[i])
+    (a gallery ordered by the label), so no (q, g) relevance mask is built: one pass over the
+    similarities finds the candidates. `keep` (lo, hi): rank row i only among columns [lo[i], hi[i])
+    (a gallery cut to the query's group, which must contain its relevant run)."""
+    q = len(similarity)
+    num_relevant = (end - start).astype(np.int64)
+    lowest = np.full(q, np.inf, dtype=np.float32)
+    for i in np.flatnonzero(num_relevant):      # a slice per query: µs each, against a (q, g) pass
+        lowest[i] = similarity[i, start[i]:end[i]].min()
+    rows, cols = np.nonzero(similarity >= lowest[:, None])
+    if keep is not None:
+        inside = (cols >= keep[0][rows]) & (cols < keep[1][rows])
+        rows, cols = rows[inside], cols[inside]
+    is_relevant = (cols >= start[rows]) & (cols < end[rows])
+    return _score_candidates(similarity[rows, cols], rows, is_relevant, num_relevant, q, ks)
+
+
+def _score_candidates(values: np.ndarray, rows: np.ndarray, is_relevant: np.ndarray, num_relevant: np.ndarray,
+                      q: int, ks: tuple[int, ...]) -> QueryScores:
+    """The scores from each query's candidates (every item at or above its lowest relevant score):
+    their similarities `values`, query `rows` and relevance, and the queries' relevant counts."""
+    keys = order_keys(values, rows)
     thresholds = np.sort(keys[is_relevant])                # grouped by row (offsets), ascending within
     total = len(thresholds)
     start = np.concatenate([[0], np.cumsum(num_relevant)[:-1]])

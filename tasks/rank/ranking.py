@@ -14,14 +14,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from persona_lens.tasks.rank.labelled import Labelled, Queries
-from persona_lens.tasks.rank.metrics import GRANULARITIES, GROUP_LEVEL, IN_GROUP, QueryScores, score_similarity
+from persona_lens.tasks.rank.metrics import (GRANULARITIES, GROUP_LEVEL, IN_GROUP, QueryScores, score_ranges,
+                                            score_similarity)
 
 from persona_lens.tasks.rank.ranker import IdentityRanker, RankError, fit_identity_ranker
 
-#: Working memory of one block of queries: the float32 similarities, float32 temporaries (one of them
-#: the similarities cut to the look-alike group), two masks (~16 bytes per query × gallery item) plus
-#: candidate keys, few at the instance level where few items reach a relevant score. Larger blocks read
-#: the gallery fewer times (the matmul is memory-bound when blocks are thin).
+#: Working memory of one block of queries: the float32 similarities and, on a gallery whose labels are
+#: not each one run of rows, relevance masks and a float32 copy cut to the look-alike group (~16 bytes
+#: per query × gallery item at most), plus candidate keys, few at the instance level where few items
+#: reach a relevant score. Larger blocks read the gallery fewer times (the matmul is memory-bound when
+#: blocks are thin).
 BLOCK_BYTES = 1 << 30
 BYTES_PER_PAIR = 16
 
@@ -51,21 +53,56 @@ def rank_vectors(query_vectors: np.ndarray, query_labels: dict[str, np.ndarray],
     g = len(gallery_vectors)
     step = max(1, min(len(query_vectors), block_bytes // max(BYTES_PER_PAIR * g, 1)))
     gallery_t = np.asarray(gallery_vectors, np.float32).T      # a view: BLAS reads it transposed, no copy
-    codes = {}
+    codes, runs = {}, {}
     for name, labels in query_labels.items():
         # Labels as integer codes shared by both sides: the relevance mask is one vectorised compare.
         _, inverse = np.unique(np.concatenate([labels, gallery_labels[name]]).astype(str), return_inverse=True)
         codes[name] = (inverse[: len(labels)], inverse[len(labels):])
+        runs[name] = label_runs(codes[name][1], codes[name][0])
     parts: dict[str, list[QueryScores]] = {name: [] for name in [*query_labels, *within]}
     for lo in range(0, len(query_vectors), step):
-        similarity = np.asarray(query_vectors[lo:lo + step], np.float32) @ gallery_t
-        same = {name: q_codes[lo:lo + step, None] == g_codes[None, :] for name, (q_codes, g_codes) in codes.items()}
+        hi = lo + step
+        similarity = np.asarray(query_vectors[lo:hi], np.float32) @ gallery_t
+        same = {}
+
+        def mask(name: str) -> np.ndarray:
+            if name not in same:
+                q_codes, g_codes = codes[name]
+                same[name] = q_codes[lo:hi, None] == g_codes[None, :]
+            return same[name]
+
         for name in query_labels:
-            parts[name].append(score_similarity(similarity, same[name], ks))
+            if runs[name] is not None:        # the gallery holds each label in one run: no mask needed
+                parts[name].append(score_ranges(similarity, runs[name][0][lo:hi], runs[name][1][lo:hi], ks))
+            else:
+                parts[name].append(score_similarity(similarity, mask(name), ks))
         for name, (group, label) in within.items():
-            cut = np.where(same[group], similarity, np.float32(-np.inf))
-            parts[name].append(score_similarity(cut, same[label], ks))
+            if runs[group] is not None and runs[label] is not None:
+                keep = (runs[group][0][lo:hi], runs[group][1][lo:hi])
+                parts[name].append(score_ranges(similarity, runs[label][0][lo:hi], runs[label][1][lo:hi], ks, keep))
+            else:
+                cut = np.where(mask(group), similarity, np.float32(-np.inf))
+                parts[name].append(score_similarity(cut, mask(label), ks))
     return {name: QueryScores.concatenate(p) for name, p in parts.items()}
+
+
+def label_runs(gallery_codes: np.ndarray, query_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each query's relevant columns as one run [start, end) of the gallery, if every label of the
+    gallery occupies one contiguous run in its order (a gallery sorted by it: the stage loads it sorted
+    by category, subclass, instance); None otherwise. A query whose label the gallery lacks gets an
+    empty run."""
+    if not len(gallery_codes):
+        return None
+    change = np.flatnonzero(gallery_codes[1:] != gallery_codes[:-1]) + 1
+    starts = np.concatenate([[0], change])
+    run_codes = gallery_codes[starts]
+    if len(np.unique(run_codes)) != len(run_codes):
+        return None                           # some label appears in two places
+    ends = np.concatenate([change, [len(gallery_codes)]])
+    size = int(max(gallery_codes.max(), query_codes.max(initial=0))) + 1
+    start_of, end_of = np.zeros(size, np.int64), np.zeros(size, np.int64)
+    start_of[run_codes], end_of[run_codes] = starts, ends
+    return start_of[query_codes], end_of[query_codes]
 
 
 def rank_images(queries: Labelled, query_vectors: np.ndarray, gallery: Labelled, gallery_vectors: np.ndarray,

@@ -269,3 +269,40 @@ def test_ranking_within_the_query_group_equals_ranking_a_gallery_cut_to_that_gro
                                   blocks["instance_in_group"].average_precision)
     # The cut only removes competitors: AP within the group is never below AP over the whole gallery.
     assert (scores["instance_in_group"].average_precision >= scores["instance"].average_precision - 1e-6).all()
+
+
+def test_a_gallery_sorted_by_its_labels_scores_by_runs_exactly_as_by_masks(monkeypatch):
+    # Sorted by (group, instance), every label is one run of columns: the mask-free path (score_ranges)
+    # must give what the mask path gives on the same similarities, ties and the in-group cut included.
+    from persona_lens.tasks.rank import ranking
+
+    rng = np.random.default_rng(6)
+    inst = np.sort(rng.integers(0, 15, 180))                                  # sorted: every label is one run
+    gallery = np.round(rng.normal(size=(180, 6)), 1).astype(np.float32)       # coarse values: many ties
+    queries = np.round(rng.normal(size=(29, 6)), 1).astype(np.float32)
+    q_inst = np.concatenate([rng.integers(0, 15, 28), [99]])                  # one subject not in the gallery
+    labels = lambda i: {"category": (i // 8).astype(str), "subclass": (i // 4).astype(str),  # noqa: E731
+                        "instance": i.astype(str)}
+    within = {"instance_in_group": ("subclass", "instance")}
+    codes = np.unique(inst.astype(str), return_inverse=True)[1]
+    assert ranking.label_runs(codes, codes[:3]) is not None
+    assert ranking.label_runs(codes[rng.permutation(180)], codes[:3]) is None      # a shuffled gallery: masks
+    for block_bytes in (1 << 30, 1 << 12):
+        by_runs = ranking.rank_vectors(queries, labels(q_inst), gallery, labels(inst), (1, 5), within=within,
+                                       block_bytes=block_bytes)
+        with monkeypatch.context() as m:
+            m.setattr(ranking, "label_runs", lambda *a: None)
+            by_masks = ranking.rank_vectors(queries, labels(q_inst), gallery, labels(inst), (1, 5), within=within,
+                                            block_bytes=block_bytes)
+        for name in ("category", "subclass", "instance", "instance_in_group"):
+            np.testing.assert_array_equal(by_runs[name].average_precision, by_masks[name].average_precision)
+            np.testing.assert_array_equal(by_runs[name].first_hit_rank, by_masks[name].first_hit_rank)
+            np.testing.assert_array_equal(by_runs[name].num_relevant, by_masks[name].num_relevant)
+            for k in (1, 5):
+                np.testing.assert_array_equal(by_runs[name].recall_at[k], by_masks[name].recall_at[k])
+    whole = ranking.rank_vectors(queries, labels(q_inst), gallery, labels(inst), (1,))
+    sim = queries @ gallery.T
+    rel = q_inst[:, None] == inst[None, :]
+    expected = [average_precision_score(rel[i], sim[i]) if rel[i].any() else 0.0 for i in range(29)]
+    np.testing.assert_allclose(whole["instance"].average_precision, expected, rtol=1e-5, atol=1e-6)
+    assert whole["instance"].num_relevant[-1] == 0 and whole["instance"].first_hit_rank[-1] == 0
