@@ -21,7 +21,7 @@ from persona_lens.schemas import IMAGES
 from persona_lens.storage import DatasetRoot, ShardWriter, iter_tar_members, write_part
 from persona_lens.storage.shards import TOO_LARGE
 from persona_lens.tasks.images import MAX_BYTES, BadImage, check_image
-from persona_lens.tasks.ingest.sources import IMAGE_SUFFIXES, FileItem, Listing, Rejection, display_path
+from persona_lens.tasks.ingest.items import IMAGE_SUFFIXES, FileItem, Listing, Rejection, display_path
 from persona_lens.tasks.quarantine import quarantine_row, quarantine_table
 
 STAGE = "ingest"

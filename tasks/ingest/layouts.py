@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterable
 
 import fsspec
 
-from persona_lens.tasks.ingest.sources import (IMAGE_SUFFIXES, FileItem, Listing, Rejection, SourceError,
-                                               _parse_csv, display_path)
+from persona_lens.tasks.ingest.items import (IMAGE_SUFFIXES, FileItem, Listing, Rejection, SourceError,
+                                             display_path, parse_csv)
 
 LAYOUTS = ("cub-200-2011", "stanford-cars", "wildlife-reid")
 LEVELS = ("category", "subclass", "instance", "split")
@@ -193,7 +193,7 @@ def _list_reid(fs, base: str, listing: Listing) -> None:
     wildlife-datasets package writes the same columns), else folders `<species>/<individual>/`."""
     if fs.exists(f"{base}/metadata.csv"):
         shown = display_path(fs, f"{base}/metadata.csv")
-        header, _, rows, refused = _parse_csv(_read_bytes(fs, f"{base}/metadata.csv"), shown)
+        header, _, rows, refused = parse_csv(_read_bytes(fs, f"{base}/metadata.csv"), shown)
         listing.rejected += refused
         missing = [c for c in ("identity", "path") if c not in header]
         if missing:

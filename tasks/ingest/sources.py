@@ -7,13 +7,10 @@ anything else is a folder tree whose path levels carry the labels.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import logging
 import os
 import posixpath
-from dataclasses import dataclass, field
 
 import braceexpand
 import fsspec
@@ -22,49 +19,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from persona_lens.storage import Settings, filesystem_for
+from persona_lens.tasks.ingest.items import (IMAGE_SUFFIXES, FileItem, Listing, Rejection, SourceError,
+                                             display_path, parse_csv)
+from persona_lens.tasks.ingest.layouts import list_layout
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+__all__ = ["IMAGE_SUFFIXES", "PATH_COLUMNS", "FileItem", "Listing", "Rejection", "SourceError", "display_path",
+           "list_source", "source_kind"]
+
 PATH_COLUMNS = ("path", "uri")
 
 log = logging.getLogger("persona_lens.ingest")
-
-
-class SourceError(ValueError):
-    """The source as a whole cannot be used (missing, unreadable manifest, missing columns)."""
-
-
-@dataclass(frozen=True)
-class FileItem:
-    """One image file to read: `path` inside `fs_url`'s filesystem, with its labels."""
-
-    source: str                    # what the quarantine table and the images table show
-    path: str
-    labels: dict[str, str]
-    size: int | None = None
-
-
-@dataclass(frozen=True)
-class Rejection:
-    source: str
-    reason: str
-    detail: str
-
-
-@dataclass
-class Listing:
-    """What a source holds: files to read, whole tar shards to stream, and items refused already."""
-
-    kind: str                      # folder | manifest | shards | a layout's name (layouts.py)
-    fs: fsspec.AbstractFileSystem
-    key: str                       # short hash of the source URL: names this listing's outputs
-    files: list[FileItem] = field(default_factory=list)
-    tars: list[str] = field(default_factory=list)
-    rejected: list[Rejection] = field(default_factory=list)
-
-
-def display_path(fs: fsspec.AbstractFileSystem, path: str) -> str:
-    proto = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    return path if proto in ("file", "local") else f"{proto}://{path}"
 
 
 def source_kind(source: str) -> str:
@@ -92,8 +56,6 @@ def list_source(source: str, label_levels: list[str] | None = None, settings: Se
     named = source if layout == "auto" else f"{source}|{layout}|{split}"
     key = hashlib.sha256(named.encode()).hexdigest()[:12]
     if layout != "auto":
-        from persona_lens.tasks.ingest.layouts import list_layout
-
         listing = list_layout(layout, fs, path, key, split)
     elif kind == "manifest":
         listing = _list_manifest(fs, path, label_levels, key)
@@ -152,38 +114,7 @@ def _read_manifest(fs, path: str) -> tuple[list[str], dict[str, pa.DataType], li
         raise SourceError(f"manifest {shown!r} does not exist") from exc
     except (pa.ArrowInvalid, OSError) as exc:
         raise SourceError(f"manifest {shown!r} cannot be read: {str(exc).splitlines()[0]}") from exc
-    return _parse_csv(data, shown)
-
-
-def _parse_csv(data: bytes, shown: str) -> tuple[list[str], dict, list[tuple[int, dict]], list[Rejection]]:
-    # Python's csv module rather than Arrow's reader: Arrow turns a column with one non-UTF-8 byte into
-    # binary and stops at the first ragged row, which would cost every row of the manifest.
-    # surrogateescape keeps undecodable bytes visible (as lone surrogates) so only their row is refused.
-    text = data.decode("utf-8-sig", errors="surrogateescape")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise SourceError(f"manifest {shown!r} is empty: it has no header row") from None
-    except csv.Error as exc:
-        raise SourceError(f"manifest {shown!r} cannot be read: {exc}") from exc
-    if any(_undecodable(h) for h in header) or len(set(header)) != len(header):
-        raise SourceError(f"manifest {shown!r} has an undecodable or repeated column name: {header}")
-    rows, rejected = [], []
-    for number, row in enumerate(reader, start=1):
-        where = f"{shown}:row {number}"
-        if any(_undecodable(v) for v in row):
-            rejected.append(Rejection(where, "bad_manifest_encoding", "the row is not valid UTF-8 text"))
-        elif len(row) != len(header):
-            rejected.append(Rejection(where, "bad_manifest_row",
-                                      f"{len(row)} field(s) where the header has {len(header)}"))
-        else:
-            rows.append((number, {h: (v if v != "" else None) for h, v in zip(header, row)}))
-    return header, {}, rows, rejected
-
-
-def _undecodable(value: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in value)
+    return parse_csv(data, shown)
 
 
 def _inside(path: str, folder: str) -> bool:
