@@ -77,13 +77,23 @@ def rank_vectors(query_vectors: np.ndarray, query_labels: dict[str, np.ndarray],
             else:
                 parts[name].append(score_similarity(similarity, mask(name), ks))
         for name, (group, label) in within.items():
-            if runs[group] is not None and runs[label] is not None:
+            if _nested(runs[label], runs[group]):
                 keep = (runs[group][0][lo:hi], runs[group][1][lo:hi])
                 parts[name].append(score_ranges(similarity, runs[label][0][lo:hi], runs[label][1][lo:hi], ks, keep))
             else:
                 cut = np.where(mask(group), similarity, np.float32(-np.inf))
                 parts[name].append(score_similarity(cut, mask(label), ks))
     return {name: QueryScores.concatenate(p) for name, p in parts.items()}
+
+
+def _nested(label: tuple[np.ndarray, np.ndarray] | None, group: tuple[np.ndarray, np.ndarray] | None) -> bool:
+    """Whether every query's relevant run lies inside its group's run (labels nested in groups, as in a
+    hierarchy); else the in-group cut needs the mask path, which counts a relevant item outside the group
+    as cut away."""
+    if label is None or group is None:
+        return False
+    empty = label[0] == label[1]
+    return bool(np.all(empty | ((label[0] >= group[0]) & (label[1] <= group[1]))))
 
 
 def label_runs(gallery_codes: np.ndarray, query_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

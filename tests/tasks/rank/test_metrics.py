@@ -306,3 +306,19 @@ def test_a_gallery_sorted_by_its_labels_scores_by_runs_exactly_as_by_masks(monke
     expected = [average_precision_score(rel[i], sim[i]) if rel[i].any() else 0.0 for i in range(29)]
     np.testing.assert_allclose(whole["instance"].average_precision, expected, rtol=1e-5, atol=1e-6)
     assert whole["instance"].num_relevant[-1] == 0 and whole["instance"].first_hit_rank[-1] == 0
+
+
+def test_labels_not_nested_in_their_groups_fall_back_to_the_mask_path_for_the_cut():
+    # Instance "y" appears in groups A and B: each label is still one run, but y's run leaves group A's.
+    from persona_lens.tasks.rank import ranking
+
+    gallery = np.array([[1.0, 0.0], [0.9, 0.1], [0.8, 0.2], [0.0, 1.0]], dtype=np.float32)
+    g = {"subclass": np.array(["A", "A", "B", "B"]), "instance": np.array(["x", "y", "y", "z"])}
+    q = {"subclass": np.array(["A"]), "instance": np.array(["y"])}
+    within = {"instance_in_group": ("subclass", "instance")}
+    queries = np.array([[0.8, 0.2]], dtype=np.float32)
+    scores = ranking.rank_vectors(queries, q, gallery, g, (1,), within=within)["instance_in_group"]
+    cut = np.where(np.array([[True, True, False, False]]), queries @ gallery.T, -np.inf).astype(np.float32)
+    expected = score_queries(np.where(np.isfinite(cut), cut, -10.0), np.array([[False, True, True, False]]), (1,))
+    np.testing.assert_allclose(scores.average_precision, expected.average_precision, rtol=1e-6)
+    assert scores.num_relevant[0] == 2
