@@ -74,7 +74,7 @@ def main() -> None:
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     block = max(1, BLOCK_BYTES // (BYTES_PER_PAIR * args.gallery))
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, numpy {np.__version__}; "
-          f"gallery {args.gallery} x {args.dim}, {args.queries} queries, blocks of {block} queries")
+          f"gallery {args.gallery} x {args.dim}, {args.queries} queries, first block of {block} queries")
 
     labels_q = {"instance": q_ids.astype(str)}
     labels_g = {"instance": g_ids.astype(str)}

@@ -45,6 +45,7 @@ class QueryScores:
     first_hit_rank: np.ndarray             # (q,) int, 0 = no relevant item in the gallery
     num_relevant: np.ndarray               # (q,) int
     recall_at: dict[int, np.ndarray]       # k → (q,) float
+    candidates: int = 0                    # items the scoring had to key (what its memory grew with)
 
     @staticmethod
     def concatenate(parts: list[QueryScores]) -> QueryScores:
@@ -52,7 +53,8 @@ class QueryScores:
         return QueryScores(np.concatenate([p.average_precision for p in parts]),
                            np.concatenate([p.first_hit_rank for p in parts]),
                            np.concatenate([p.num_relevant for p in parts]),
-                           {k: np.concatenate([p.recall_at[k] for p in parts]) for k in ks})
+                           {k: np.concatenate([p.recall_at[k] for p in parts]) for k in ks},
+                           sum(p.candidates for p in parts))
 
 
 def order_keys(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -126,7 +128,7 @@ def _score_candidates(values: np.ndarray, rows: np.ndarray, is_relevant: np.ndar
     first_hit[has] = n_above[best] - tp_above[best] + 1
     recall = {k: np.where(has, np.bincount(t_rows, weights=n_above <= k, minlength=q) / np.maximum(num_relevant, 1),
                           0.0).astype(np.float32) for k in ks}
-    return QueryScores(ap.astype(np.float32), first_hit, num_relevant.astype(np.int32), recall)
+    return QueryScores(ap.astype(np.float32), first_hit, num_relevant.astype(np.int32), recall, len(values))
 
 
 def score_queries(similarity: np.ndarray, relevant: np.ndarray, ks: tuple[int, ...] = (1, 5, 10)) -> QueryScores:

@@ -26,6 +26,12 @@ from persona_lens.tasks.rank.ranker import IdentityRanker, RankError, fit_identi
 #: blocks are thin).
 BLOCK_BYTES = 1 << 30
 BYTES_PER_PAIR = 16
+#: What a query × gallery pair costs on the mask-free path (similarity and one comparison), and what
+#: each keyed candidate costs (its row, column, value, key, relevance and search position); blocks after
+#: the first are sized from the candidates the previous block actually had, so a gallery whose labels
+#: are runs gets thicker blocks (fewer passes over the gallery) within the same working memory.
+BYTES_PER_RUN_PAIR = 5
+BYTES_PER_CANDIDATE = 48
 
 
 @dataclass
@@ -60,7 +66,10 @@ def rank_vectors(query_vectors: np.ndarray, query_labels: dict[str, np.ndarray],
         codes[name] = (inverse[: len(labels)], inverse[len(labels):])
         runs[name] = label_runs(codes[name][1], codes[name][0])
     parts: dict[str, list[QueryScores]] = {name: [] for name in [*query_labels, *within]}
-    for lo in range(0, len(query_vectors), step):
+    masks_needed = any(r is None for r in runs.values()) or not all(_nested(runs[l], runs[grp])
+                                                                     for grp, l in within.values())
+    lo = 0
+    while lo < len(query_vectors):
         hi = lo + step
         similarity = np.asarray(query_vectors[lo:hi], np.float32) @ gallery_t
         same = {}
@@ -83,6 +92,12 @@ def rank_vectors(query_vectors: np.ndarray, query_labels: dict[str, np.ndarray],
             else:
                 cut = np.where(mask(group), similarity, np.float32(-np.inf))
                 parts[name].append(score_similarity(cut, mask(label), ks))
+        if not masks_needed:
+            # The next block from this one's measured candidates (the largest of any granularity).
+            pairs = len(similarity) * g
+            per_pair = BYTES_PER_RUN_PAIR + BYTES_PER_CANDIDATE * max(p[-1].candidates for p in parts.values()) / pairs
+            step = int(min(4 * step, max(1, block_bytes // max(per_pair * g, 1))))
+        lo = hi
     return {name: QueryScores.concatenate(p) for name, p in parts.items()}
 
 
