@@ -198,9 +198,13 @@ def read_marker(root: DatasetRoot, stage: str, key: str) -> dict | None:
 
 
 def write_marker(root: DatasetRoot, stage: str, key: str, stats: dict) -> None:
-    path = marker_path(root, stage, key)
+    write_bytes(root, marker_path(root, stage, key), json.dumps(stats, sort_keys=True, default=str).encode())
+
+
+def write_bytes(root: DatasetRoot, path: str, payload: bytes) -> None:
+    """Write one whole file at `path` (inside the root's filesystem) so no reader sees half of it: on a
+    local disk under a temporary name renamed into place; on S3 an object appears only when complete."""
     root.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-    payload = json.dumps(stats, sort_keys=True, default=str).encode()
     if root.is_local:
         tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
         with root.fs.open(tmp, "wb") as f:
